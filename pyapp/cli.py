@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # noqa: BLE001 - the CLI's one place that turns errors into one line
+    except Exception as err:
         if args.debug:
             raise
         print(f"pyapp {args.command}: error: {err} (run with --debug for the traceback)", file=sys.stderr)

@@ -11,8 +11,19 @@ from ._iocheck import file_refs
 from ._load import SpecError, load, load_with_issues, validate
 from ._source import Root, SourceError
 from .model import (
-    Axis, DataDependentSize, Descr, FileRef, GenericDescr, Issue, ModelDescr, ParameterizedSize, Processing,
-    SizeReference, Tensor, TensorData, WeightsEntry,
+    Axis,
+    DataDependentSize,
+    Descr,
+    FileRef,
+    GenericDescr,
+    Issue,
+    ModelDescr,
+    ParameterizedSize,
+    Processing,
+    SizeReference,
+    Tensor,
+    TensorData,
+    WeightsEntry,
 )
 
 __all__ = [

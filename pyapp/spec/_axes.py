@@ -58,6 +58,17 @@ def _channel_names(c: Collector, data: dict[str, Any], path: str) -> tuple[str, 
     return tuple(out)
 
 
+def _halo(c: Collector, data: dict[str, Any], path: str, size: AxisSize, *, is_input: bool) -> int:
+    halo = get(c, data, "halo", path, int, default=0)
+    if halo < 0:
+        c.error(join(path, "halo"), f"must be >= 0, got {halo}")
+    if halo and is_input:
+        c.error(join(path, "halo"), "halo is only defined for output axes")
+    if halo and not isinstance(size, SizeReference):
+        c.error(join(path, "halo"), "an axis with a halo needs a size reference ({tensor_id, axis_id})")
+    return halo
+
+
 def read_axis(c: Collector, raw: Any, path: str, *, is_input: bool) -> Axis | None:
     """One axis of a tensor, or None (with issues) when it is unusable."""
     data = as_dict(c, raw, path)
@@ -82,13 +93,7 @@ def read_axis(c: Collector, raw: Any, path: str, *, is_input: bool) -> Axis | No
             c.error(join(path, "size"), f"a batch axis size may only be 1 (or left out), got {size}")
     else:
         size = _size(c, data.get("size"), join(path, "size"), is_input=is_input)
-    halo = get(c, data, "halo", path, int, default=0)
-    if halo < 0:
-        c.error(join(path, "halo"), f"must be >= 0, got {halo}")
-    if halo and is_input:
-        c.error(join(path, "halo"), "halo is only defined for output axes")
-    if halo and not isinstance(size, SizeReference):
-        c.error(join(path, "halo"), "an axis with a halo needs a size reference ({tensor_id, axis_id})")
+    halo = _halo(c, data, path, size, is_input=is_input)
     scale = get_number(c, data, "scale", path, default=1.0)
     if scale <= 0:
         c.error(join(path, "scale"), f"must be > 0, got {scale}")

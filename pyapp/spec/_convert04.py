@@ -5,6 +5,7 @@ Issues found here use the 0.4 field names (``inputs[0].shape``), so users see th
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from ._fields import Collector, as_dict, get, get_list, get_str, join
@@ -12,6 +13,16 @@ from ._fields import Collector, as_dict, get, get_list, get_str, join
 AXIS_LETTERS = {"b": "batch", "t": "time", "c": "channel", "z": "space", "y": "space", "x": "space", "i": "index"}
 #: 0.4 axis letters whose 0.5 axis id is not the letter itself.
 AXIS_ID_OF_LETTER = {"b": "batch", "t": "time", "c": "channel", "i": "index"}
+#: Versions bioimageio.spec fills in when a 0.4 weights entry leaves them out.
+_VERSION_DEFAULTS = {
+    "onnx": {"opset_version": 15},
+    "pytorch_state_dict": {"pytorch_version": "1.10"},
+    "torchscript": {"pytorch_version": "1.10"},
+    "keras_hdf5": {"tensorflow_version": "1.15"},
+    "tensorflow_saved_model_bundle": {"tensorflow_version": "1.15"},
+    "tensorflow_js": {"tensorflow_version": "1.15"},
+}
+NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_+- ()")
 _PRE04 = {"binarize", "clip", "scale_linear", "sigmoid", "zero_mean_unit_variance", "scale_range"}
 _POST04 = _PRE04 | {"scale_mean_variance"}
 
@@ -158,7 +169,7 @@ def _implicit_axis(letter: str, ref_tensor: str, ref_letter: str, scale: float, 
     ref_size = sizes_of.get(ref_tensor, {}).get(ref_letter)
     if kind in ("channel", "index") or not scale:
         fixed = ref_size if isinstance(ref_size, int) else 0
-        count = max(int(round(scale * fixed + 2 * offset)), 1)
+        count = max(round(scale * fixed + 2 * offset), 1)
         if kind == "channel":
             return {"type": "channel", "channel_names": _channel_names(count)}
         return {"type": kind, "id": AXIS_ID_OF_LETTER.get(letter, letter), "size": count}
@@ -233,8 +244,8 @@ def _weights(c: Collector, raw: Any) -> Any:
         deps = entry.get("dependencies")
         if isinstance(deps, str):
             w["dependencies"] = {"source": deps.partition(":")[2] or deps}
-        if fmt == "onnx" and "opset_version" not in w:
-            w["opset_version"] = 15
+        for key, default in _VERSION_DEFAULTS.get(fmt, {}).items():
+            w.setdefault(key, default)
         out[fmt] = w
     return out
 
@@ -242,7 +253,7 @@ def _weights(c: Collector, raw: Any) -> Any:
 def _architecture(c: Collector, arch: str, entry: dict[str, Any], path: str) -> dict[str, Any]:
     """0.4 ``file.py:Callable`` or ``module.Callable`` as a 0.5 architecture mapping."""
     kwargs = entry.get("kwargs") or {}
-    if ":" in arch and not arch.startswith(("http://", "https://")) or arch.count(":") > 1:
+    if (":" in arch and not arch.startswith(("http://", "https://"))) or arch.count(":") > 1:
         source, _, callable_name = arch.rpartition(":")
         out = {"source": source, "callable": callable_name, "kwargs": kwargs}
         if entry.get("architecture_sha256"):
@@ -290,6 +301,8 @@ def convert_model04(c: Collector, data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(cite, list):
         out["cite"] = [_cite_entry(e) for e in cite]
     get(c, data, "documentation", "", str, required=True)
+    if isinstance(data.get("name"), str):
+        out["name"] = "".join(ch if ch in NAME_CHARS else " " for ch in data["name"])
     out.update(inputs=inputs, outputs=outputs, weights=_weights(c, data.get("weights")), format_version="0.5.4")
     return out
 

@@ -10,11 +10,15 @@ from typing import Any
 import yaml
 
 from .model import (
-    Axis, DataDependentSize, Descr, FileRef, ModelDescr, ParameterizedSize, SizeReference, Tensor,
+    Axis,
+    DataDependentSize,
+    Descr,
+    FileRef,
+    ModelDescr,
+    ParameterizedSize,
+    SizeReference,
+    Tensor,
 )
-
-#: Format version written for models.
-DUMP_MODEL_VERSION = "0.5.4"
 
 
 def _file(ref: FileRef) -> dict[str, Any]:
@@ -85,7 +89,7 @@ def to_dict(descr: Descr) -> dict[str, Any]:
     """Plain data of a description, in the 0.5 layout for models."""
     out: dict[str, Any] = {
         "type": descr.type,
-        "format_version": DUMP_MODEL_VERSION if isinstance(descr, ModelDescr) else descr.format_version,
+        "format_version": descr.format_version,
         "name": descr.name,
         "description": descr.description,
     }

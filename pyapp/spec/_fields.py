@@ -128,8 +128,14 @@ def check_sha256(c: Collector, value: Any, path: str) -> str | None:
 
 def file_ref(c: Collector, value: Any, path: str, *, sha256: Any = None) -> FileRef | None:
     """A file reference: ``"name"`` or ``{source: name, sha256: ...}`` (0.5 FileDescr)."""
+    if value is None:
+        c.error(path, "field required")
+        return None
     if isinstance(value, dict):
         source = value.get("source")
+        if source is None:
+            c.error(join(path, "source"), "field required")
+            return None
         if not isinstance(source, str) or not source.strip():
             c.error(join(path, "source"), f"expected a file name or URL, got {_short(source)}")
             return None

@@ -6,15 +6,31 @@ import re
 from typing import Any
 
 from ._axes import read_axes
+from ._convert04 import NAME_CHARS
 from ._fields import (
-    Collector, as_dict, check_sha256, check_unknown, file_ref, get, get_dict, get_list, get_str, join,
+    Collector,
+    as_dict,
+    check_sha256,
+    check_unknown,
+    file_ref,
+    get,
+    get_dict,
+    get_list,
+    get_str,
+    join,
 )
 from ._generic import read_generic_fields
 from ._processing import (
-    DTYPES, POSTPROCESSING_IDS, PREPROCESSING_IDS, read_processing, with_ensure_dtype,
+    DTYPES,
+    POSTPROCESSING_IDS,
+    PREPROCESSING_IDS,
+    read_processing,
+    with_ensure_dtype,
 )
 from .model import WEIGHT_FORMATS, ModelDescr, SizeReference, Tensor, TensorData, WeightsEntry
 
+#: The format version of the normalised view every model is read into (and written as).
+MODEL_VIEW_VERSION = "0.5.4"
 _TENSOR_ID = re.compile(r"^[a-z0-9_\-.]+$", re.IGNORECASE)
 _TENSOR_FIELDS = {"id", "axes", "description", "test_tensor", "sample_tensor", "data", "preprocessing",
                   "postprocessing", "optional"}
@@ -22,7 +38,11 @@ MODEL_FIELDS = {
     "inputs", "outputs", "weights", "training_data", "run_mode", "timestamp", "parent", "packaged_by",
     "maintainers", "git_repo", "id", "id_emoji", "icon", "links", "uploader", "badges", "source",
 }
-_WEIGHT_FIELDS = {"source", "sha256", "authors", "parent", "comment", "dependencies"}
+_REQUIRED_VERSIONS = {
+    "pytorch_state_dict": ("pytorch_version",), "torchscript": ("pytorch_version",),
+    "keras_hdf5": ("tensorflow_version",), "tensorflow_saved_model_bundle": ("tensorflow_version",),
+    "tensorflow_js": ("tensorflow_version",), "keras_v3": ("keras_version",),
+}
 
 
 def _data(c: Collector, raw: Any, path: str) -> TensorData:
@@ -123,6 +143,9 @@ def _weights_entry(c: Collector, fmt: str, raw: Any, path: str) -> WeightsEntry 
             c.error(join(join(path, "architecture"), "callable"), "field required")
         if arch and "source" not in arch and "import_from" not in arch:
             c.error(join(path, "architecture"), "needs a source file or import_from")
+    for key in _REQUIRED_VERSIONS.get(fmt, ()):
+        if data.get(key) is None:
+            c.error(join(path, key), f"field required for {fmt} weights")
     if fmt == "onnx":
         opset = get(c, data, "opset_version", path, int, required=True, default=None)
         if opset is not None and opset < 7:
@@ -160,6 +183,10 @@ def read_weights(c: Collector, raw: Any) -> dict[str, WeightsEntry]:
 def read_model05(c: Collector, data: dict[str, Any], *, original_version: str, root: Any) -> ModelDescr:
     """A model description from 0.5 data; issues go to ``c``."""
     generic = read_generic_fields(c, data, model=True)
+    bad = sorted(set(generic["name"]) - NAME_CHARS)
+    if bad:
+        c.error("name", f"{generic['name']!r} has characters a model name may not use: {''.join(bad)!r} "
+                "(allowed: letters, digits, '_+- ()')")
     inputs = [t for i, r in enumerate(get_list(c, data, "inputs", "", required=True, nonempty=True))
               if (t := read_tensor(c, r, join("inputs", i), is_input=True))]
     outputs = [t for i, r in enumerate(get_list(c, data, "outputs", "", required=True, nonempty=True))
@@ -171,6 +198,7 @@ def read_model05(c: Collector, data: dict[str, Any], *, original_version: str, r
         timestamp = timestamp.isoformat() if hasattr(timestamp, "isoformat") else str(timestamp)
     check_unknown(c, data, MODEL_FIELDS | generic.pop("_known"), "")
     generic["other"].pop("timestamp", None)
+    generic["format_version"] = MODEL_VIEW_VERSION
     return ModelDescr(
         inputs=tuple(inputs), outputs=tuple(outputs), weights=weights, timestamp=timestamp,
         original_format_version=original_version, root=root, **generic,

@@ -181,7 +181,7 @@ class ModelDescr:
     config: dict[str, Any] = field(default_factory=dict)
     other: dict[str, Any] = field(default_factory=dict)
     type: str = "model"
-    original_format_version: str = ""
+    original_format_version: str = field(default="", compare=False)
     root: Any = field(default=None, compare=False, repr=False)
 
     def tensor(self, tensor_id: str) -> Tensor:
@@ -210,7 +210,7 @@ class GenericDescr:
     version: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     other: dict[str, Any] = field(default_factory=dict)
-    original_format_version: str = ""
+    original_format_version: str = field(default="", compare=False)
     root: Any = field(default=None, compare=False, repr=False)
 
 
