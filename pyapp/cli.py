@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
+from .cli_run import add_predict, add_test
 
 
 def example_model() -> Path:
@@ -58,8 +59,8 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_validate)
 
 
-#: Functions that add a subcommand; later commands register themselves here.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate]
+#: Functions that add a subcommand, in the order ``--help`` lists them.
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate, add_test, add_predict]
 
 
 def build_parser() -> argparse.ArgumentParser:

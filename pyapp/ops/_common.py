@@ -61,6 +61,8 @@ class Context:
     dataset_stats: Mapping[str, Mapping[str, Any]]
     owned: bool = False
     """True when the current array is a buffer this call allocated, so ops may write into it."""
+    unprocessed: np.ndarray | None = None
+    """The tensor before any step, when statistics are to be taken from it rather than from each step's input."""
 
     def error(self, message: str) -> ProcessingError:
         """A ProcessingError whose message starts with the tensor and op ids."""
@@ -132,6 +134,6 @@ def scalar_or_axis(
     if isinstance(value, (list, tuple, np.ndarray)):
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
         if arr.size != 1:
-            raise ctx.error(f"kwarg {name!r} is a list of {arr.size} values but no kwarg 'axis' names its axis")
+            raise ctx.error(f"kwarg {name!r} is a list of {arr.size} values but no kwarg 'axis' names their axis")
         return float(arr[0])
     return float(value)

@@ -57,8 +57,13 @@ def clip(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
         dataset = dataset_mode(kw_axes)
         # bioimageio.core 0.11: per-sample clip percentiles use 'inverted_cdf', dataset ones 'linear'
         values = get_percentiles(
-            x, list(percentiles.values()), kw_axes, None, ctx,
-            use_dataset=dataset, method="linear" if dataset else "inverted_cdf",
+            x,
+            list(percentiles.values()),
+            kw_axes,
+            None,
+            ctx,
+            use_dataset=dataset,
+            method="linear" if dataset else "inverted_cdf",
         )
         bounds.update(zip(percentiles, values, strict=True))
     out, ft = ctx.work_out(x)
@@ -72,6 +77,9 @@ def clip(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
 
 def _inner_bound(value: int, fdt: np.dtype[Any], upper: bool) -> np.floating[Any]:
     """``value`` as a float of type ``fdt``, rounded toward the inside of the integer range."""
+    fmax = int(np.finfo(fdt).max)
+    if abs(value) >= fmax:  # the float type cannot leave this integer range (float16 -> int32)
+        return fdt.type(fmax if upper else -fmax)
     b = fdt.type(value)
     if (upper and int(b) > value) or (not upper and int(b) < value):
         b = np.nextafter(b, fdt.type(-np.inf if upper else np.inf))
@@ -135,8 +143,13 @@ def scale_range(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.nd
     eps = _eps(kwargs, ctx)
     kw_axes = kwargs.get("axes")
     lo, hi = get_percentiles(
-        x, [p_lo, p_hi], kw_axes, kwargs.get("reference_tensor"), ctx,
-        use_dataset=dataset_mode(kw_axes), method="linear",
+        x,
+        [p_lo, p_hi],
+        kw_axes,
+        kwargs.get("reference_tensor"),
+        ctx,
+        use_dataset=dataset_mode(kw_axes),
+        method="linear",
     )
     denom = hi - lo
     denom += eps

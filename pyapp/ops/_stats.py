@@ -6,7 +6,7 @@ so they broadcast against the tensor being processed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ def dataset_mode(kw_axes: Any) -> bool:
 def stats_source(x: np.ndarray, ref_id: str | None, ctx: Context) -> tuple[np.ndarray, tuple[str, ...], str]:
     """The array (and its axes and tensor id) statistics are taken from: ``x`` or the reference tensor."""
     if ref_id is None or (ref_id == ctx.tensor_id and ref_id not in ctx.sample):
-        return x, ctx.axes, ctx.tensor_id
+        return (x if ctx.unprocessed is None else ctx.unprocessed), ctx.axes, ctx.tensor_id
     try:
         arr, axes = ctx.sample[ref_id]
     except KeyError:
@@ -63,8 +63,9 @@ def align(stat: np.ndarray, src_axes: Sequence[str], ctx: Context) -> np.ndarray
                 f"lacks (axes: {ctx.axes!r}); add {a!r} to kwargs axes"
             )
     kept = [a for a in ctx.axes if a in src_axes]
-    moved = np.transpose(stat, [src_axes.index(a) for a in kept] + [i for i, a in enumerate(src_axes)
-                                                                   if a not in ctx.axes])
+    moved = np.transpose(
+        stat, [src_axes.index(a) for a in kept] + [i for i, a in enumerate(src_axes) if a not in ctx.axes]
+    )
     moved = moved.reshape(moved.shape[: len(kept)])
     return moved.reshape([moved.shape[kept.index(a)] if a in kept else 1 for a in ctx.axes])
 
@@ -80,6 +81,8 @@ def mean_std(arr: np.ndarray, red: tuple[int, ...]) -> tuple[np.ndarray, np.ndar
 
 def quantiles(arr: np.ndarray, qs: Sequence[float], red: tuple[int, ...], method: str) -> list[np.ndarray]:
     """Quantiles ``qs`` (in [0, 1]) over ``red`` with numpy's ``method``; NaNs are skipped (like xarray)."""
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
     res = np.quantile(arr, list(qs), axis=red, method=method, keepdims=True)
     if res.dtype.kind == "f" and np.isnan(res).any():
         res = np.nanquantile(arr, list(qs), axis=red, method=method, keepdims=True)
@@ -101,7 +104,8 @@ def _dataset_value(ctx: Context, source_id: str, key: str, shape: tuple[int, ...
     if value is None:
         return None
     arr = np.asarray(value, dtype=_F64)
-    if arr.ndim not in (0, len(shape)) or any(n not in (1, s) for n, s in zip(arr.shape, shape)):
+    fits = arr.ndim == 0 or (arr.ndim == len(shape) and all(n in (1, s) for n, s in zip(arr.shape, shape, strict=True)))
+    if not fits:
         raise ctx.error(
             f"dataset_stats[{source_id!r}][{key!r}] has shape {arr.shape}, which does not broadcast against "
             f"tensor shape {shape} (axes {axes!r}); give a number or a keepdims-shaped array"

@@ -1,0 +1,133 @@
+"""``pyapp test`` and ``pyapp predict``: run models from the command line with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """``"1GB"``, ``"512MiB"`` or ``"1000000"`` as a number of bytes."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1GB, 512MiB or 1000000")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def parse_tile(text: str) -> dict[str, int]:
+    """``"256"`` (every space axis) or ``"y=256,x=512"``; a bare number is stored under ``"*"``."""
+    try:
+        if "=" not in text:
+            return {"*": int(text)}
+        return {k.strip(): int(v) for k, v in (part.split("=") for part in text.split(","))}
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tile size such as 256 or y=256,x=256") from err
+
+
+def _bar(total: int, label: str) -> Callable[[int, int, str], None]:
+    """A progress callback: tqdm when installed, else a plain counter on stderr."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        def plain(done: int, n: int, message: str) -> None:
+            print(f"\r{label}: {done}/{n} {message}", end="\n" if done == n else "", file=sys.stderr)
+        return plain
+    bar = tqdm(total=total, desc=label, unit="tile", file=sys.stderr, leave=False)
+
+    def update(done: int, n: int, message: str) -> None:
+        bar.total = n
+        bar.update(done - bar.n)
+        if done == n:
+            bar.close()
+    return update
+
+
+def _load_model(src: str):
+    from .spec import ModelDescr, load
+
+    model = load(src)
+    if not isinstance(model, ModelDescr):
+        raise ValueError(f"{src}: a {model.type} description, not a model")
+    return model
+
+
+def _cmd_test(args: argparse.Namespace) -> int:
+    from .runtime import test_model
+
+    model = _load_model(args.model)
+    report = asyncio.run(test_model(model))
+    if report.error:
+        print(f"{args.model}: failed: {report.error}")
+        return 1
+    for check in report.checks:
+        print(f"{args.model}: {'ok' if check.passed else 'MISMATCH'}: {check.message}")
+    print(f"{args.model}: {'passed' if report.passed else 'failed'} ({report.backend})")
+    return 0 if report.passed else 1
+
+
+def _expand_tile(tile: dict[str, int] | None, model) -> dict[str, int] | None:
+    if tile is None or "*" not in tile:
+        return tile
+    size = tile.pop("*")
+    for t in model.inputs:
+        for a in t.axes:
+            if a.type == "space":
+                tile.setdefault(a.id, size)
+    return tile
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .io import read_image, write_image
+    from .runtime import ModelRunner, from_model_layout, to_model_layout
+
+    model = _load_model(args.model)
+    if len(model.inputs) != 1:
+        raise ValueError(f"{args.model}: the model has {len(model.inputs)} inputs; pyapp predict takes "
+                         "single-input models")
+    tensor = model.inputs[0]
+    # check every input before any output is written
+    images = [(Path(p), *read_image(p, axes=args.axes)) for p in args.inputs]
+    for _, array, axes in images:
+        to_model_layout(array, axes, tensor)
+    runner = ModelRunner(model)
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    tile = _expand_tile(args.tile, model)
+    for path, array, axes in images:
+        x = to_model_layout(array, axes, tensor)
+        outputs = runner.predict_sync({tensor.id: x}, tile=tile, memory_budget=args.memory_budget,
+                                      progress=_bar(1, path.name))
+        for t in model.outputs:
+            out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
+            target = write_image(outdir / f"{path.stem}_{t.id}.{args.format}", out, out_axes)
+            print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
+    print(f"{len(images)} images done with {runner.backend.name}")
+    return 0
+
+
+def add_test(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("test", help="reproduce a model's test outputs", description=(
+        "Run the model on its test inputs and compare with its test outputs using bioimage.io's tolerance "
+        "rules; exit 0 when they match, 1 otherwise."))
+    p.add_argument("model", help="model description (file, folder, zip)")
+    p.set_defaults(func=_cmd_test)
+
+
+def add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="run a model on images", description=(
+        "Run a single-input model on image files (tif, png, jpg, npy), tiled when asked, writing one file per "
+        "output tensor per input into OUTDIR."))
+    p.add_argument("model", help="model description (file, folder, zip)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("-o", "--outdir", required=True, help="folder for the outputs (created if needed)")
+    p.add_argument("--tile", type=parse_tile, help="block size: 256 for every space axis, or y=256,x=512")
+    p.add_argument("--memory-budget", type=parse_bytes, help="pick tiles to fit this memory, e.g. 1GB")
+    p.add_argument("--axes", help="axes of the input images, e.g. yx, cyx, yxc (default: from the file)")
+    p.add_argument("--format", choices=["tif", "npy"], default="tif", help="output file type (default tif)")
+    p.set_defaults(func=_cmd_predict)
