@@ -192,9 +192,10 @@ def _output_table(graph: AxisGraph, key: AxisKey, starts: Sequence[int], full: i
     if len(pos) == 1:
         bounds = [0, full]
     else:
-        valid = [(p + h, p + size - h) for p in pos]
-        mids = [(valid[k][0] + valid[k - 1][1]) // 2 for k in range(1, len(pos))]
-        bounds = [0, *(min(max(m, 0), full) for m in mids), full]
+        # where blocks overlap more than their halos (the last block, shifted inward), the later block's
+        # valid region wins, as in bioimageio.core, so tiled results agree with it
+        seams = [p + h for p in pos[1:]]
+        bounds = [0, *(min(max(m, 0), full) for m in seams), full]
     table = []
     for p, lo, hi in zip(pos, bounds, bounds[1:], strict=False):
         crop = slice(lo - p, hi - p)
