@@ -91,15 +91,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.model}: the model has {len(model.inputs)} inputs; pyapp predict takes "
                          "single-input models")
     tensor = model.inputs[0]
-    # check every input before any output is written
-    images = [(Path(p), *read_image(p, axes=args.axes)) for p in args.inputs]
-    for _, array, axes in images:
-        to_model_layout(array, axes, tensor)
+    # check every input before any output is written (then let the pixels go: they are read again below)
+    for p in args.inputs:
+        to_model_layout(*read_image(p, axes=args.axes), tensor)
     runner = ModelRunner(model)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     tile = _expand_tile(args.tile, model)
-    for path, array, axes in images:
+    for p in args.inputs:
+        path = Path(p)
+        array, axes = read_image(path, axes=args.axes)
         x = to_model_layout(array, axes, tensor)
         outputs = runner.predict_sync({tensor.id: x}, tile=tile, memory_budget=args.memory_budget,
                                       progress=_bar(1, path.name))
@@ -107,7 +108,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
             target = write_image(outdir / f"{path.stem}_{t.id}.{args.format}", out, out_axes)
             print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
-    print(f"{len(images)} images done with {runner.backend.name}")
+    print(f"{len(args.inputs)} images done with {runner.backend.name}")
     return 0
 
 

@@ -21,6 +21,9 @@ class OrtBackend:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # the memory pattern planner keeps a second set of block-sized buffers: ~90 MiB more peak RSS for a
+        # 512x512 U-Net block, no measurable speed gain for one-block-at-a-time tiling
+        options.enable_mem_pattern = False
         available = ort.get_available_providers()
         chosen = providers or [p for p in PREFERRED_PROVIDERS if p in available]
         try:
