@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# README command (b): install the test dependencies, build the offline Pyodide dist, run the whole suite.
+# .ci/run calls this script verbatim. Installs need the package registries (PyPI, npm); the tests then run
+# with the network cut (a fresh network namespace with only loopback) when we are root and can do so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+PY=${PYTHON:-python3}
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "system packages: headless Chromium for browser tests"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "chromium/chromedriver missing and not root: install them (apt) for the browser tests" >&2
+        exit 1
+    fi
+fi
+
+step "python venv and test dependencies"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+step "npm packages (Pyodide core)"
+npm ci --no-audit --no-fund --loglevel=error
+
+step "offline Pyodide dist (static/pyodide) with our wheel"
+.venv/bin/python build.py --only pyodide
+
+offline() {
+    # run "$@" without network (loopback only); fall back to the plain network when namespaces are unavailable
+    if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
+        unshare -n sh -c 'ip link set lo up 2>/dev/null || true; exec "$@"' sh "$@"
+    else
+        echo "(network namespaces unavailable: running with the network on)"
+        "$@"
+    fi
+}
+
+step "ruff"
+.venv/bin/ruff check pyapp tests build.py benchmarks scripts
+
+step "tests (network cut)"
+export TMPDIR=${TMPDIR:-$PWD/build/tmp}
+mkdir -p "$TMPDIR"
+offline .venv/bin/python -m pytest tests -q -p no:cacheprovider --rt node,chrome "$@"
