@@ -1,4 +1,4 @@
-"""The ``pyapp`` command line: ``validate``, ``test``, ``predict``.
+"""The ``pyapp`` command line: ``validate``, ``test``, ``predict``, ``build``, ``serve``.
 
 Each command prints one line per finding and never a traceback for bad input (``--debug`` shows it).
 """
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from . import __version__
 from .cli_run import add_predict, add_test
+from .serve import add_serve
+from .sitebuild import add_build
 
 
 def example_model() -> Path:
@@ -60,7 +62,9 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 
 
 #: Functions that add a subcommand, in the order ``--help`` lists them.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_validate, add_test, add_predict]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_validate, add_test, add_predict, add_build, add_serve,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -70,7 +70,8 @@ def build_onnx() -> bytes:
     """One Conv node with a fixed binomial kernel and zero padding of 1."""
     k = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
     weight = numpy_helper.from_array(k.reshape(1, 1, 3, 3), name="w")
-    node = helper.make_node("Conv", ["raw", "w"], ["smooth"], pads=[1, 1, 1, 1])
+    node = helper.make_node("Conv", ["raw", "w"], ["smooth"], pads=[1, 1, 1, 1], kernel_shape=[3, 3], strides=[1, 1],
+                            dilations=[1, 1], group=1)
     graph = helper.make_graph(
         [node], "smooth2d",
         [helper.make_tensor_value_info("raw", TensorProto.FLOAT, ["b", 1, "y", "x"])],

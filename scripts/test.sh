@@ -24,11 +24,11 @@ step "python venv and test dependencies"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
-step "npm packages (Pyodide core)"
+step "npm packages (Pyodide core, onnxruntime-web)"
 npm ci --no-audit --no-fund --loglevel=error
 
-step "offline Pyodide dist (static/pyodide) with our wheel"
-.venv/bin/python build.py --only pyodide
+step "build the site offline: static/ (Pyodide + our wheels, onnxruntime-web, web app, bundled models)"
+.venv/bin/python build.py
 
 offline() {
     # run "$@" without network (loopback only); fall back to the plain network when namespaces are unavailable

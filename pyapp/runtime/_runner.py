@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -74,5 +75,15 @@ class ModelRunner:
                 for t in model.outputs}
 
     def predict_sync(self, inputs: Mapping[str, np.ndarray], **kwargs: object) -> dict[str, np.ndarray]:
-        """:meth:`predict` for code without an event loop (the CLI, tests)."""
-        return asyncio.run(self.predict(inputs, **kwargs))  # type: ignore[arg-type]
+        """:meth:`predict` for synchronous code (the CLI, scripts, notebooks).
+
+        Where an event loop already runs in this thread (Jupyter, Playwright), the prediction runs on a helper
+        thread with its own loop.
+        """
+        coro = self.predict(inputs, **kwargs)  # type: ignore[arg-type]
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()

@@ -9,7 +9,7 @@ notebook and collection minimally), offline and in pure Python.
 from ._dump import dump, save, to_dict
 from ._iocheck import file_refs
 from ._load import SpecError, load, load_with_issues, validate
-from ._source import Root, SourceError
+from ._source import MemoryRoot, Root, SourceError, is_url
 from .model import (
     Axis,
     DataDependentSize,
@@ -27,7 +27,29 @@ from .model import (
 )
 
 __all__ = [
-    "Axis", "DataDependentSize", "Descr", "FileRef", "GenericDescr", "Issue", "ModelDescr", "ParameterizedSize",
-    "Processing", "Root", "SizeReference", "SourceError", "SpecError", "Tensor", "TensorData", "WeightsEntry",
-    "dump", "file_refs", "load", "load_with_issues", "save", "to_dict", "validate",
+    "Axis",
+    "DataDependentSize",
+    "Descr",
+    "FileRef",
+    "GenericDescr",
+    "Issue",
+    "MemoryRoot",
+    "ModelDescr",
+    "ParameterizedSize",
+    "Processing",
+    "Root",
+    "SizeReference",
+    "SourceError",
+    "SpecError",
+    "Tensor",
+    "TensorData",
+    "WeightsEntry",
+    "dump",
+    "file_refs",
+    "is_url",
+    "load",
+    "load_with_issues",
+    "save",
+    "to_dict",
+    "validate",
 ]

@@ -98,6 +98,23 @@ class UrlRoot:
 
 
 @dataclass(frozen=True)
+class MemoryRoot:
+    """Files already in memory (the browser fetches a package's files before it runs the model)."""
+
+    files: dict[str, bytes] = field(repr=False)
+    label: str = "<memory>"
+
+    def exists(self, name: str) -> bool:
+        return name in self.files
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self.files[name]
+        except KeyError:
+            raise SourceError(f"{self.label}: {name!r} was not fetched") from None
+
+
+@dataclass(frozen=True)
 class NoRoot:
     """Bytes given without a package: relative files cannot be resolved."""
 

@@ -5,17 +5,18 @@ Run: ``pytest tests/browser`` (node; ``--rt node,chrome`` adds headless Chromium
 
 from __future__ import annotations
 
-import importlib.util
+import io
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from pytest_pyodide import run_in_pyodide
+
+from pyapp.sitebuild import write_simple_index
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLD = ROOT.parent / "shared" / "corpus" / "bioimageio-examples" / "models"
@@ -134,7 +135,7 @@ def test_simple_index_serves_micropip(
     for wheel in (ROOT / "wheels").glob("*.whl"):
         shutil.copyfile(wheel, tmp_path / wheel.name)
     base = serve_dir(tmp_path)
-    load_build_script().write_simple_index(tmp_path, base_url=base + "/")
+    write_simple_index(tmp_path, base_url=base + "/")
     urls = install_from_index(selenium_standalone, base + "/simple/{package_name}/index.json")
     assert urls["pyapp"].startswith(base + "/pyapp-"), urls
     assert urls["pyyaml"] == base + "/pyyaml-6.0.3-py3-none-any.whl", urls
@@ -150,11 +151,37 @@ def test_simple_index_serves_pip(pyodide_dist: Path, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.glob("pyapp-*.whl")], list(tmp_path.iterdir())
 
 
-def load_build_script() -> ModuleType:
-    """Import the repo's build.py under another name (``build`` is also the PyPA package)."""
-    spec = importlib.util.spec_from_file_location("pyapp_build_script", ROOT / "build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
+@run_in_pyodide(packages=["imageio", "tifffile"])
+def read_images(selenium, tif: bytes, png: bytes) -> dict[str, object]:
+    """The shipped pure imageio and tifffile (with official numpy + pillow) read a TIFF and a PNG."""
+    import io
+
+    import imageio.v3 as iio
+    import numpy as np
+    import tifffile
+
+    stack = tifffile.imread(io.BytesIO(tif))
+    image = iio.imread(png, extension=".png")
+    via_imageio = iio.imread(tif, extension=".tif")
+    assert np.array_equal(via_imageio, stack)
+    return {
+        "versions": [tifffile.__version__, iio.__name__, __import__("imageio").__version__],
+        "tif": [list(stack.shape), str(stack.dtype), int(stack.sum())],
+        "png": [list(image.shape), str(image.dtype), int(image.sum())],
+    }
+
+
+def test_imageio_tifffile_in_pyodide(selenium_standalone) -> None:
+    """imageio 2.38.1 and tifffile 2026.3.3 load from the lock and decode files written on the host."""
+    import imageio.v3 as iio
+    import tifffile
+
+    stack = np.arange(3 * 8 * 6, dtype=np.uint16).reshape(3, 8, 6) * 7
+    image = (np.arange(8 * 6 * 3, dtype=np.uint8).reshape(8, 6, 3) * 5) % 251
+    tif = io.BytesIO()
+    tifffile.imwrite(tif, stack, photometric="minisblack")
+    png = iio.imwrite("<bytes>", image, extension=".png")
+    got = read_images(selenium_standalone, tif.getvalue(), png)
+    assert got["versions"][0] == "2026.3.3" and got["versions"][2] == "2.38.1", got
+    assert got["tif"] == [[3, 8, 6], "uint16", int(stack.sum())]
+    assert got["png"] == [[8, 6, 3], "uint8", int(image.sum())]

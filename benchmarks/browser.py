@@ -1,0 +1,145 @@
+"""Browser figures in headless Chromium: cold and warm start, bridge overhead, tiled 2048² browser vs CPython.
+
+Run: ``.venv/bin/python benchmarks/browser.py [--repeat 3]`` after ``python build.py``. Goals: cold start <= 6 s,
+warm start <= 2 s, pyapp.predict on a 512² U-Net input <= 1.10x a raw ``session.run`` on the same tensor in the
+same page (tiling + bridge overhead <= 10 %), and the 2048² tiled browser/CPython ratio for context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLD = ROOT.parent / "shared/corpus/bioimageio-examples/models/unet2d_nuclei_broad"
+NUCLEI = ROOT.parent / "shared/data/nuclei-dsb2018/img2d.tif"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+
+# the same normalised tensor through a raw session in the page, and through pyapp.predict (which normalises)
+RAW_RUN_JS = """async ([weightsUrl, n]) => {
+  const ort = await import(new URL("ort/ort.min.mjs", location.href).href);
+  ort.env.wasm.wasmPaths = new URL("ort/", location.href).href;
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const session = await ort.InferenceSession.create(weightsUrl, {executionProviders: ["wasm"],
+                                                                  graphOptimizationLevel: "all"});
+  const x = new Float32Array(512 * 512).map((_, i) => Math.sin(i));
+  const feeds = {[session.inputNames[0]]: new ort.Tensor("float32", x, [1, 1, 512, 512])};
+  await session.run(feeds);
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now(); await session.run(feeds); times.push(performance.now() - t);
+  }
+  return times;
+}"""
+PREDICT_JS = """async ([model, image, n, options]) => {
+  await window.pyapp.predict(model, image, options);
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now(); await window.pyapp.predict(model, image, options); times.push(performance.now() - t);
+  }
+  return times;
+}"""
+
+
+def _serve(directory: Path, cors: bool) -> tuple[http.server.ThreadingHTTPServer, str]:
+    if not cors:
+        from pyapp.serve import make_server
+
+        server = make_server(directory, 0, "127.0.0.1")
+    else:
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def end_headers(self) -> None:
+                self.send_header("Access-Control-Allow-Origin", "*")
+                super().end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def _data(tmp: Path) -> None:
+    import tifffile
+
+    shutil.copytree(GOLD, tmp / "gold")
+    img = tifffile.imread(NUCLEI)
+    big = np.pad(img, ((0, 2048 - 512),) * 2, mode="symmetric").astype(np.float32)
+    np.save(tmp / "big.npy", big)
+
+
+def _start_times(p, site: str, repeat: int) -> tuple[float, float]:
+    cold, warm = [], []
+    for _ in range(repeat):
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        page = browser.new_page()
+        t = time.perf_counter()
+        page.goto(site)
+        page.evaluate("window.pyapp.ready")
+        cold.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        page.reload()
+        page.evaluate("window.pyapp.ready")
+        warm.append(time.perf_counter() - t)
+        browser.close()
+    return statistics.median(cold), statistics.median(warm)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from pyapp.runtime import ModelRunner
+    from pyapp.spec import load
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        _data(tmp)
+        site_server, site = _serve(ROOT / "static", cors=False)
+        data_server, data = _serve(tmp, cors=True)
+        model = data + "gold/bioimageio.yaml"
+        with sync_playwright() as p:
+            cold, warm = _start_times(p, site, args.repeat)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            page = browser.new_page()
+            page.goto(site)
+            page.evaluate("window.pyapp.ready")
+            raw = statistics.median(page.evaluate(RAW_RUN_JS, [data + "gold/weights.onnx", args.repeat]))
+            ours = statistics.median(page.evaluate(PREDICT_JS, [model, data + "gold/test_input.npy", args.repeat, {}]))
+            t = time.perf_counter()
+            page.evaluate(PREDICT_JS, [model, data + "big.npy", 0, {"axes": "yx"}])
+            browser_big = time.perf_counter() - t
+            browser.close()
+        runner = ModelRunner(load(GOLD))
+        big = np.load(tmp / "big.npy")[None, None]
+        t = time.perf_counter()
+        runner.predict_sync({"raw": big})
+        cpython_big = time.perf_counter() - t
+        site_server.shutdown()
+        data_server.shutdown()
+    print(f"cold start to ready        {cold:7.2f} s   (goal <= 6 s)")
+    print(f"warm start (reload)        {warm:7.2f} s   (goal <= 2 s)")
+    print(f"raw session.run 512²       {raw:7.0f} ms")
+    print(f"pyapp.predict 512²         {ours:7.0f} ms   overhead {ours / raw - 1:+.1%} (goal <= +10 %)")
+    ratio = browser_big / cpython_big
+    print(f"2048² tiled: browser {browser_big:.1f} s, CPython {cpython_big:.1f} s, ratio {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+// window.pyapp: the page's automation API over the model worker (also used by tests and scripts).
+//   await pyapp.ready                      -> {pyodide, bootMs, crossOriginIsolated, gpu}
+//   await pyapp.models()                   -> [{id, name, description, url}]
+//   await pyapp.predict(model, image, opts) -> {backend, ms, outputs: [{id, shape, dtype, data}]}
+// model: a bundled model id, or a URL of a bioimageio.yaml / rdf.yaml / zip (other origins need CORS), or zip
+// bytes; image: a URL of a .npy/.tif/.png/.jpg, or {data: TypedArray, shape, dtype}. opts: {ep, axes, tile,
+// memoryBudget, onProgress(done, total, message)}. Failures reject with a one-line Error; the worker survives.
+
+const workerUrl = new URL("./model-worker.js", import.meta.url);
+let worker = null;
+let seq = 0;
+const pending = new Map();
+
+function startWorker() {
+  worker = new Worker(workerUrl, { type: "module" });
+  worker.onmessage = (event) => {
+    const msg = event.data;
+    const entry = pending.get(msg.id);
+    if (!entry) return;
+    if (msg.type === "progress") {
+      if (entry.onProgress) entry.onProgress(msg.done, msg.total, msg.message);
+      window.dispatchEvent(new CustomEvent("pyapp-progress", { detail: msg }));
+      return;
+    }
+    pending.delete(msg.id);
+    if (msg.ok) entry.resolve(msg.result);
+    else entry.reject(new Error(msg.error));
+  };
+  worker.onerror = (event) => {
+    // the worker died (a crash or a failed import): fail what waits, start afresh for the next call
+    const reason = new Error(`model worker failed: ${event.message || "unknown error"}`);
+    for (const entry of pending.values()) entry.reject(reason);
+    pending.clear();
+    worker.terminate();
+    startWorker();
+  };
+}
+
+function call(type, payload = {}, { transfer = [], onProgress = null } = {}) {
+  const id = ++seq;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject, onProgress });
+    worker.postMessage({ id, type, payload }, transfer);
+  });
+}
+
+startWorker();
+const absolute = (url) => new URL(url, location.href).href;
+let modelList = null;
+
+async function models() {
+  if (!modelList) modelList = await call("models");
+  return modelList.map((m) => ({ ...m, url: absolute(m.url) }));
+}
+
+async function resolveModel(model) {
+  if (typeof model !== "string") return model instanceof ArrayBuffer ? new Uint8Array(model) : model;
+  if (/[/.]/.test(model)) return absolute(model);
+  const found = (await models()).find((m) => m.id === model);
+  if (!found) throw new Error(`no bundled model ${JSON.stringify(model)}; pyapp.models() lists them`);
+  return found.url;
+}
+
+async function predict(model, image, options = {}) {
+  const { onProgress = null, ...opts } = options;
+  const payload = { model: await resolveModel(model), options: opts };
+  const transfer = [];
+  if (typeof image === "string") payload.image = absolute(image);
+  else {
+    payload.image = { data: image.data, shape: Array.from(image.shape), dtype: image.dtype || "float32" };
+    if (options.transfer !== false && image.data && image.data.buffer) transfer.push(image.data.buffer);
+  }
+  return call("predict", payload, { transfer, onProgress });
+}
+
+window.pyapp = { ready: call("init"), models, predict };
+export default window.pyapp;
