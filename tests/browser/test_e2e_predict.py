@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from shared_paths import GOLD
+from shared_paths import GOLD, SHARED
 
 from pyapp.cli import example_model
 from pyapp.runtime import ModelRunner
@@ -73,6 +73,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = np.load(GOLD / "test_input.npy")[0, 0]
     np.save(root / "big.npy", np.tile(base, (2, 2)) + rng.normal(0, 0.05, (1024, 1024)).astype(np.float32))
     np.save(root / "two_channels.npy", np.zeros((2, 64, 64), np.float32))
+    shutil.copy(SHARED / "data" / "nuclei-dsb2018" / "img2d.tif", root / "nuclei.tif")
+    shutil.copy(SHARED / "data" / "cell.png", root / "cell.png")
+    shutil.make_archive(str(root / "smooth2d"), "zip", example_model().parent)
     return root
 
 
@@ -121,6 +124,34 @@ def test_tiled_1024_equals_cpython(page, data_url: str, data_dir: Path):
     expected = ModelRunner(load(GOLD)).predict_sync({"raw": image})["probability"]
     assert browser_out.shape == expected.shape == (1, 1, 1024, 1024)
     np.testing.assert_allclose(browser_out, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize(("model", "image"), [("gold/bioimageio.yaml", "nuclei.tif"), ("smooth2d.zip", "cell.png")])
+def test_tif_png_and_zip_inputs_equal_cpython(page, data_url: str, data_dir: Path, model: str, image: str):
+    """A uint16 tif through the U-Net, a uint8 png (660x550: padded to a valid size) through a zipped model."""
+    result = page.evaluate(PREDICT_JS, [data_url + model, data_url + image, {}])
+    from pyapp.io import read_image
+    from pyapp.runtime import to_model_layout
+
+    descr = load(data_dir / model)
+    array, axes = read_image(data_dir / image)
+    x = to_model_layout(array, axes, descr.inputs[0])
+    expected = ModelRunner(descr).predict_sync({descr.inputs[0].id: x})[descr.outputs[0].id]
+    assert result["outputs"][0]["shape"] == list(expected.shape) == [1, 1, *array.shape]
+    np.testing.assert_allclose(decode(result["outputs"][0]), expected, atol=1e-4, rtol=0)
+
+
+def test_works_without_cross_origin_isolation(browser, serve_dir):
+    """Served by a plain static server (no COOP/COEP): one ORT thread, same results."""
+    plain = serve_dir(STATIC) + "/"
+    pg = browser.new_page()
+    pg.goto(plain)
+    info = pg.evaluate("window.pyapp.ready")
+    assert info["crossOriginIsolated"] is False
+    result = pg.evaluate(PREDICT_JS, ["smooth2d", plain + "models/smooth2d/test_input.npy", {}])
+    np.testing.assert_allclose(decode(result["outputs"][0]), np.load(example_model().parent / "test_output.npy"),
+                               atol=1e-5)
+    pg.close()
 
 
 def test_bundled_model_by_id_and_typed_array_input(page):
