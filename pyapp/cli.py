@@ -15,6 +15,7 @@ from . import __version__
 from .cli_run import add_predict, add_test
 from .serve import add_serve
 from .sitebuild import add_build
+from .zoo import add_package
 
 
 def example_model() -> Path:
@@ -63,7 +64,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 
 #: Functions that add a subcommand, in the order ``--help`` lists them.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_validate, add_test, add_predict, add_build, add_serve,
+    _add_validate, add_test, add_predict, add_package, add_build, add_serve,
 ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 import sys
 from collections.abc import Callable
@@ -61,6 +60,8 @@ def _cmd_test(args: argparse.Namespace) -> int:
     from .runtime import test_model
 
     model = _load_model(args.model)
+    import asyncio
+
     report = asyncio.run(test_model(model))
     if report.error:
         print(f"{args.model}: failed: {report.error}")

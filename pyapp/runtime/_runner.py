@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -34,6 +35,8 @@ class ModelRunner:
     def __init__(self, model: ModelDescr, backend: Backend | None = None):
         self.model = model
         self.backend = backend if backend is not None else create_backend(model)
+        #: Seconds spent in each stage of the last :meth:`predict` (and its number of blocks).
+        self.timings: dict[str, float] = {}
 
     def _check(self, inputs: Mapping[str, np.ndarray]) -> None:
         for t in self.model.inputs:
@@ -58,21 +61,32 @@ class ModelRunner:
         """
         self._check(inputs)
         model = self.model
+        clock = time.perf_counter
+        t0 = clock()
         sample = {t.id: (inputs[t.id], t.axis_ids) for t in model.inputs if t.id in inputs}
         pre = {tid: apply_processing(a, model.tensor(tid).preprocessing, axes=axes, tensor_id=tid, sample=sample,
                                      dataset_stats=dataset_stats)
                for tid, (a, axes) in sample.items()}
+        t1 = clock()
         plan = plan_tiles(model, {tid: a.shape for tid, a in pre.items()}, tile=tile, memory_budget=memory_budget)
         outputs = allocate_outputs(plan, memory_budget=memory_budget)
-        total = len(plan.blocks)
+        total, backend_s = len(plan.blocks), 0.0
         for i, block in enumerate(plan.blocks):
-            stitch(plan, block, await self.backend.run(extract(plan, block, pre)), outputs)
+            tiles = extract(plan, block, pre)
+            start = clock()
+            results = await self.backend.run(tiles)
+            backend_s += clock() - start
+            stitch(plan, block, results, outputs)
             if progress is not None:
                 progress(i + 1, total, "tiles")
+        t2 = clock()
         post_sample = {**sample, **{t.id: (outputs[t.id], t.axis_ids) for t in model.outputs}}
-        return {t.id: apply_processing(outputs[t.id], t.postprocessing, axes=t.axis_ids, tensor_id=t.id,
-                                       sample=post_sample, dataset_stats=dataset_stats)
-                for t in model.outputs}
+        result = {t.id: apply_processing(outputs[t.id], t.postprocessing, axes=t.axis_ids, tensor_id=t.id,
+                                         sample=post_sample, dataset_stats=dataset_stats)
+                  for t in model.outputs}
+        self.timings = {"preprocess": t1 - t0, "backend": backend_s, "tiling": t2 - t1 - backend_s,
+                        "postprocess": clock() - t2, "blocks": total}
+        return result
 
     def predict_sync(self, inputs: Mapping[str, np.ndarray], **kwargs: object) -> dict[str, np.ndarray]:
         """:meth:`predict` for synchronous code (the CLI, scripts, notebooks).

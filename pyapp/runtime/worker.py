@@ -80,10 +80,20 @@ async def load_model(source: Any, ep: str = "auto") -> ModelRunner:
     return runner
 
 
+#: Packages an image reader needs, loaded on first use (numpy alone reads .npy; boot stays light).
+_READER_PACKAGES = {".tif": ["tifffile"], ".tiff": ["tifffile"], ".png": ["imageio", "pillow"],
+                    ".jpg": ["imageio", "pillow"], ".jpeg": ["imageio", "pillow"]}
+
+
 async def _image(image: Any, axes: str | None) -> tuple[np.ndarray, str]:
     """The image as (array, axes): a URL to .npy/.tif/.png/.jpg, or ``{data, shape, dtype}`` from JavaScript."""
     if isinstance(image, str):
         name = posixpath.basename(image.split("?")[0]) or "image.npy"
+        packages = _READER_PACKAGES.get(posixpath.splitext(name)[1].lower())
+        if packages:
+            import pyodide_js  # type: ignore[import-not-found]
+
+            await pyodide_js.loadPackage(to_js(packages))
         _INPUT_DIR.mkdir(parents=True, exist_ok=True)
         path = _INPUT_DIR / name
         path.write_bytes(await fetch_bytes(image))
@@ -124,7 +134,9 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
     or ``{y: 256, x: 256}``), ``memoryBudget`` (bytes). Output ``data`` are typed arrays (transferable).
     """
     opts = _options(options)
+    t0 = time.perf_counter()
     runner = await load_model(model, str(opts.get("ep") or "auto"))
+    t1 = time.perf_counter()
     array, axes = await _image(image, opts.get("axes"))
     if len(runner.model.inputs) != 1:
         raise ValueError(f"the model has {len(runner.model.inputs)} inputs; predict takes single-input models")
@@ -135,8 +147,10 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
                                    tile=_tile(opts.get("tile"), runner), memory_budget=opts.get("memoryBudget"),
                                    progress=report)
     ms = (time.perf_counter() - start) * 1000
+    timings = {"model": (t1 - t0) * 1000, "image": (start - t1) * 1000,
+               **{k: v * 1000 if k != "blocks" else v for k, v in runner.timings.items()}}
     result = {
-        "backend": runner.backend.name, "ms": ms,
+        "backend": runner.backend.name, "ms": ms, "timings": timings,
         "outputs": [{"id": tid, "shape": list(out.shape), "dtype": out.dtype.name,
                      "data": to_js(memoryview(np.ascontiguousarray(out).reshape(-1)))}
                     for tid, out in outputs.items()],
@@ -157,3 +171,70 @@ async def list_models(index_url: str) -> Any:
     except OSError:
         entries = []
     return to_js(entries, dict_converter=Object.fromEntries)
+
+
+def _axis_summary(axis: Any) -> dict[str, Any]:
+    size = axis.size
+    if isinstance(size, int):
+        shown: Any = size
+    elif hasattr(size, "step"):
+        shown = {"min": size.min, "step": size.step}
+    else:
+        shown = None
+    entry: dict[str, Any] = {"id": axis.id, "type": axis.type, "size": shown}
+    if axis.channel_names:
+        entry["channel_names"] = list(axis.channel_names)
+    return entry
+
+
+def describe(model: ModelDescr) -> dict[str, Any]:
+    """What the page needs to prepare inputs and show outputs: names, axes (fixed sizes), channel names, kind.
+
+    ``kind`` is ``"classifier"`` when an output has no space axes (e.g. batch × 1000 classes), else
+    ``"segmentation"``.
+    """
+    def tensor(t: Any) -> dict[str, Any]:
+        return {"id": t.id, "dtype": t.data.type, "axes": [_axis_summary(a) for a in t.axes]}
+
+    outputs = [tensor(t) for t in model.outputs]
+    spatial = any(a["type"] == "space" for t in outputs for a in t["axes"])
+    return {"name": model.name, "description": model.description, "inputs": [tensor(t) for t in model.inputs],
+            "outputs": outputs, "kind": "segmentation" if spatial else "classifier"}
+
+
+async def describe_model(source: Any) -> Any:
+    """:func:`describe` for the model at ``source`` (URL or zip bytes), as a JS object (loads no weights)."""
+    from js import Object  # type: ignore[import-not-found]
+
+    if isinstance(source, str):
+        data = await fetch_bytes(source)
+    else:
+        data = _to_bytes(source)
+    model = load(data)
+    if not isinstance(model, ModelDescr):
+        raise ValueError(f"{source if isinstance(source, str) else 'zip'}: a {model.type} description, not a model")
+    return to_js(describe(model), dict_converter=Object.fromEntries)
+
+
+def preview_array(array: np.ndarray, axes: str, *, max_size: int = 1024) -> np.ndarray:
+    """A uint8 grey (y, x) view of an image for display: first of other axes, 0.5–99.5 percentile stretch."""
+    index = tuple(slice(None) if a in "yx" else 0 for a in axes)
+    plane = np.asarray(array[index], dtype=np.float32)
+    if axes.index("y") > axes.index("x"):
+        plane = plane.T
+    step = max(1, int(np.ceil(max(plane.shape) / max_size)))
+    plane = plane[::step, ::step]
+    lo, hi = np.percentile(plane, [0.5, 99.5]) if plane.size else (0.0, 1.0)
+    scaled = (plane - lo) / (hi - lo) if hi > lo else np.zeros_like(plane)
+    return (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
+
+
+async def preview(image: Any, options: Any = None) -> Any:
+    """A display image for a .tif/.npy URL the page cannot decode itself: ``{shape, dtype, data}`` uint8."""
+    from js import Object  # type: ignore[import-not-found]
+
+    array, axes = await _image(image, _options(options).get("axes"))
+    plane = np.ascontiguousarray(preview_array(array, axes))
+    result = {"shape": list(plane.shape), "dtype": "uint8", "source_shape": list(array.shape), "axes": axes,
+              "data": to_js(memoryview(plane.reshape(-1)))}
+    return to_js(result, dict_converter=Object.fromEntries)
