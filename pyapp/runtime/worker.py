@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 import numpy as np
 from pyodide.ffi import JsProxy, to_js  # type: ignore[import-not-found]
@@ -88,7 +88,9 @@ _READER_PACKAGES = {".tif": ["tifffile"], ".tiff": ["tifffile"], ".png": ["image
 async def _image(image: Any, axes: str | None) -> tuple[np.ndarray, str]:
     """The image as (array, axes): a URL to .npy/.tif/.png/.jpg, or ``{data, shape, dtype}`` from JavaScript."""
     if isinstance(image, str):
-        name = posixpath.basename(image.split("?")[0]) or "image.npy"
+        # an object URL has no file name: the page appends it as the fragment (blob:...#cells.tif)
+        url, _, fragment = image.partition("#")
+        name = posixpath.basename(unquote(fragment) if fragment else url.split("?")[0]) or "image.npy"
         packages = _READER_PACKAGES.get(posixpath.splitext(name)[1].lower())
         if packages:
             import pyodide_js  # type: ignore[import-not-found]

@@ -2,6 +2,8 @@
 //   await pyapp.ready                      -> {pyodide, bootMs, crossOriginIsolated, gpu}
 //   await pyapp.models()                   -> [{id, name, description, url}]
 //   await pyapp.predict(model, image, opts) -> {backend, ms, outputs: [{id, shape, dtype, data}]}
+//   await pyapp.describe(model)            -> {name, kind, inputs/outputs: [{id, dtype, axes: [{id, type, size}]}]}
+//   await pyapp.camera.classify()          -> top-5 [{label, p}] of a camera frame (camera.js)
 // model: a bundled model id, or a URL of a bioimageio.yaml / rdf.yaml / zip (other origins need CORS), or zip
 // bytes; image: a URL of a .npy/.tif/.png/.jpg, or {data: TypedArray, shape, dtype}. opts: {ep, axes, tile,
 // memoryBudget, onProgress(done, total, message)}. Failures reject with a one-line Error; the worker survives.
@@ -73,5 +75,22 @@ async function predict(model, image, options = {}) {
   return call("predict", payload, { transfer, onProgress });
 }
 
-window.pyapp = { ready: call("init"), models, predict };
+// What a model needs and gives (axes, fixed sizes, channel names, kind), without loading its weights.
+const descriptions = new Map();
+async function describe(model) {
+  const source = await resolveModel(model);
+  const key = typeof source === "string" ? source : null;
+  if (key && descriptions.has(key)) return descriptions.get(key);
+  const result = call("describe", { model: source });
+  if (key) descriptions.set(key, result);
+  result.catch(() => descriptions.delete(key));
+  return result;
+}
+
+// A uint8 grey display image {shape: [h, w], data} for a .tif/.npy URL (the page decodes png/jpg itself).
+async function preview(image, options = {}) {
+  return call("preview", { image: absolute(image), options });
+}
+
+window.pyapp = { ready: call("init"), models, predict, describe, preview };
 export default window.pyapp;

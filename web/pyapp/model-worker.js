@@ -1,5 +1,5 @@
 // The model worker: boots Pyodide with our wheel, runs bioimage.io models through onnxruntime-web.
-// Messages in: {id, type: "init" | "models" | "predict", payload}. Out: {id, ok, result | error} and
+// Messages in: {id, type: "init" | "models" | "predict" | "describe" | "preview", payload}. Out: {id, ok, result | error} and
 // {id, type: "progress", done, total, message}. Typed arrays travel as transferables, never as JSON.
 import * as ort from "../ort/ort.min.mjs";
 import { loadPyodide } from "../pyodide/pyodide.mjs";
@@ -29,11 +29,16 @@ let booting = null;
 async function boot() {
   const t0 = performance.now();
   const pyodide = await loadPyodide({ indexURL: new URL("../pyodide/", import.meta.url).href });
-  await pyodide.loadPackage(["numpy", "pyyaml", "pillow", "imageio", "tifffile", "pyapp"], { messageCallback: () => {} });
+  const t1 = performance.now();
+  // image readers (tifffile, imageio + pillow) load on first use, from the same lock
+  await pyodide.loadPackage(["numpy", "pyyaml", "pyapp"], { messageCallback: () => {} });
+  const t2 = performance.now();
   pyodide.registerJsModule("pyapp_js", { ort, chooseEps });
   service = pyodide.pyimport("pyapp.runtime.worker");
-  return { pyodide: pyodide.version, bootMs: performance.now() - t0, crossOriginIsolated: self.crossOriginIsolated,
-           gpu: !!(self.navigator && navigator.gpu), site: siteRoot };
+  const t3 = performance.now();
+  return { pyodide: pyodide.version, bootMs: t3 - t0, crossOriginIsolated: self.crossOriginIsolated,
+           gpu: !!(self.navigator && navigator.gpu), site: siteRoot,
+           timings: { pyodide: t1 - t0, packages: t2 - t1, imports: t3 - t2 } };
 }
 
 function oneLine(err) {
@@ -62,6 +67,8 @@ async function handle(id, type, payload) {
     const model = payload.model;
     return await service.predict(model, payload.image, payload.options || {}, progress);
   }
+  if (type === "describe") return await service.describe_model(payload.model);
+  if (type === "preview") return await service.preview(payload.image, payload.options || {});
   throw new Error(`unknown request ${type}`);
 }
 
@@ -69,7 +76,8 @@ self.onmessage = async (event) => {
   const { id, type, payload } = event.data;
   try {
     const result = await handle(id, type, payload);
-    self.postMessage({ id, ok: true, result }, result && result.outputs ? transferables(result) : []);
+    const transfer = type === "predict" ? transferables(result) : type === "preview" ? [result.data.buffer] : [];
+    self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
     self.postMessage({ id, ok: false, error: oneLine(err) });
   }

@@ -1,0 +1,117 @@
+"""Shared pieces of the app tests (tests/browser/test_app_*.py): the served site, Chromium, page helpers.
+
+Servers bind 127.0.0.1; Chromium resolves no other host (the flags of test_e2e_predict.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyapp.serve import make_server
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "static"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+CLASSIFIER = "efficientnet-lite0"
+SEGMENTER = "czann-nucleus"
+BOOT_MS = 120_000  # two Pyodides (shell + model worker) while the service worker fills its cache
+CAT_WORDS = ("tabby", "tiger cat", "persian cat", "siamese cat", "egyptian cat", "cat")
+READY = "document.body.dataset.state && document.body.dataset.state !== 'running' && 'runs' in document.body.dataset"
+
+
+def bundled() -> list[dict]:
+    """The entries of the built static/models/index.json."""
+    index = STATIC / "models" / "index.json"
+    return json.loads(index.read_text()) if index.is_file() else []
+
+
+def require_model(model_id: str) -> None:
+    """Skip (with the reason printed) when the build has not bundled ``model_id`` yet."""
+    if model_id not in {e["id"] for e in bundled()}:
+        reason = f"{model_id} is not in static/models/index.json yet (bundled: {[e['id'] for e in bundled()]})"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+
+
+class Site:
+    """static/ served with COOP/COEP on 127.0.0.1; ``stop()`` cuts it off (the offline test)."""
+
+    def __init__(self) -> None:
+        if not (STATIC / "index.html").is_file() or not (STATIC / "precache.js").is_file():
+            pytest.fail(f"{STATIC} is not built: run `python build.py`", pytrace=False)
+        self.server = make_server(STATIC, 0, "127.0.0.1")
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self.server.shutdown()
+            self.server.server_close()
+            self.running = False
+
+
+@pytest.fixture(scope="module")
+def app_site() -> Iterator[Site]:
+    site = Site()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is a test dependency")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+def launch(playwright, extra: tuple[str, ...] = ()):
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[*FLAGS, *extra])
+
+
+def open_app(browser, url: str, viewport: dict | None = None):
+    """A fresh context and page on the app, once the shell says it is ready (models listed)."""
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function(READY, timeout=BOOT_MS)
+    page.errors = errors  # type: ignore[attr-defined]
+    return context, page
+
+
+def run_and_wait(page) -> str:
+    """Click Run; wait until a run finishes or an error shows; return the state (``done`` or ``error``)."""
+    runs, errors = page.evaluate("[Number(document.body.dataset.runs), Number(document.body.dataset.errors || 0)]")
+    page.wait_for_function("!document.getElementById('run').disabled", timeout=30_000)
+    page.click("#run")
+    page.wait_for_function(f"Number(document.body.dataset.runs) > {runs} || "
+                           f"Number(document.body.dataset.errors || 0) > {errors}", timeout=120_000)
+    return page.evaluate("document.body.dataset.state")
+
+
+def wait_error(page, errors_before: int) -> str:
+    """Wait until the shell shows an error after ``errors_before`` were shown; return the visible line."""
+    page.wait_for_function(f"Number(document.body.dataset.errors || 0) > {errors_before}", timeout=30_000)
+    return page.evaluate("document.getElementById('error').hidden ? '' : document.getElementById('error').textContent")
+
+
+def choose_model(page, model_id: str) -> None:
+    """Pick a bundled model; wait until the shell has read its description."""
+    page.select_option("#model", model_id)
+    page.wait_for_function(f"document.body.dataset.model === {model_id!r}", timeout=30_000)
+
+
+def open_image(page, path: Path) -> None:
+    """Open ``path`` through the file picker; wait until it is shown."""
+    page.set_input_files("#file", str(path))
+    page.wait_for_function(f"document.body.dataset.image === {path.name!r} || document.body.dataset.state === 'error'",
+                           timeout=30_000)

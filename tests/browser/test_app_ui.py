@@ -1,0 +1,178 @@
+"""The app through its UI in headless Chromium: run, classify, bad input, screenshots; the shell's pure helpers.
+
+The screenshots in docs/screenshots/ are written here, after a real prediction is on screen.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from app_fixtures import (  # noqa: F401
+    CAT_WORDS,
+    CLASSIFIER,
+    ROOT,
+    SEGMENTER,
+    app_site,
+    bundled,
+    choose_model,
+    launch,
+    open_app,
+    open_image,
+    playwright,
+    require_model,
+    run_and_wait,
+    wait_error,
+)
+from shared_paths import SHARED
+
+from pyapp.shell.view import backend_label, error_line, model_kind, progress_text, top5_html
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CELL = SHARED / "data" / "cell.png"
+CHELSEA = SHARED / "data" / "chelsea.png"
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):  # noqa: F811
+    b = launch(playwright)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def app(browser, app_site):  # noqa: F811
+    context, page = open_app(browser, app_site.url)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Inputs made here: a 2-channel npy (wrong shape for one-channel models), a corrupt model zip."""
+    root = tmp_path_factory.mktemp("app-inputs")
+    np.save(root / "two_channels.npy", np.zeros((2, 64, 64), np.float32))
+    (root / "corrupt.zip").write_bytes(b"PK\x03\x04 this is not a zip archive at all")
+    with zipfile.ZipFile(root / "no_model.zip", "w") as zf:
+        zf.writestr("bioimageio.yaml", "type: model\nformat_version: 0.5.4\nname: broken\n")
+    return root
+
+
+def error_text(page) -> str:
+    return page.evaluate("document.getElementById('error').hidden ? '' : document.getElementById('error').textContent")
+
+
+def test_run_bundled_model_shows_overlay_backend_and_log(app):
+    choose_model(app, "smooth2d")
+    open_image(app, CELL)
+    assert run_and_wait(app) == "done"
+    shown = app.evaluate("""() => ({backend: document.getElementById('backend').textContent,
+        canvas: [document.getElementById('output-canvas').width, document.getElementById('output-canvas').height],
+        hidden: document.getElementById('output-canvas').hidden, log: document.getElementById('log').textContent,
+        progress: document.getElementById('progress-text').textContent})""")
+    assert shown["backend"] == "ran on wasm" and not shown["hidden"]
+    assert shown["canvas"] == [550, 660]
+    assert "smooth [1, 1, 660, 550]" in shown["log"] and "done in" in shown["progress"]
+    assert app.errors == []
+
+
+def test_describe_gives_axes_channel_names_and_kind(app):
+    d = app.evaluate("window.pyapp.describe('smooth2d')")
+    assert d["kind"] == "segmentation"
+    assert [a["id"] for a in d["inputs"][0]["axes"]] == ["batch", "channel", "y", "x"]
+    assert d["inputs"][0]["axes"][2]["size"] == {"min": 16, "step": 8}
+    assert d["outputs"][0]["axes"][1]["channel_names"] == ["intensity"]
+
+
+def test_corrupt_model_url_shows_one_line_and_app_stays_usable(app, app_site, files, serve_dir):  # noqa: F811
+    base = serve_dir(files)
+    app.click("#url-box summary")
+    for name, fragment in (("corrupt.zip", "zip"), ("no_model.zip", ""), ("missing.yaml", "HTTP 404")):
+        app.fill("#model-url", f"{base}/{name}")
+        errors = app.evaluate("Number(document.body.dataset.errors || 0)")
+        app.click("#load-url")
+        try:
+            line = wait_error(app, errors)
+        except Exception:
+            print(name, app.evaluate("document.getElementById('log').textContent"))
+            raise
+        assert line and "\n" not in line and fragment in line, line
+        assert app.is_visible("#error")
+        choose_model(app, "smooth2d")
+        open_image(app, CELL)
+        assert run_and_wait(app) == "done"
+        assert error_text(app) == ""
+
+
+def test_wrong_shape_image_shows_one_line_and_app_stays_usable(app, files):
+    choose_model(app, "smooth2d")
+    open_image(app, files / "two_channels.npy")
+    state = run_and_wait(app)
+    assert state == "error", app.evaluate("document.getElementById('log').textContent")
+    line = error_text(app)
+    assert "channel" in line and "\n" not in line, line
+    open_image(app, CELL)
+    assert run_and_wait(app) == "done"
+    assert error_text(app) == ""
+
+
+def test_classifier_through_the_ui_shows_top5(app):
+    require_model(CLASSIFIER)
+    choose_model(app, CLASSIFIER)
+    open_image(app, CHELSEA)
+    assert run_and_wait(app) == "done"
+    labels = app.evaluate("Array.from(document.querySelectorAll('#top5 li b'), (b) => b.title)")
+    assert len(labels) == 5
+    assert any(w in labels[0].lower() for w in CAT_WORDS), labels
+
+
+def _show_a_prediction(page) -> None:
+    """The nicest real result the build has: nuclei overlay, else the classifier, else the example model."""
+    ids = {e["id"]: e for e in bundled()}
+    if SEGMENTER in ids and ids[SEGMENTER].get("sample"):
+        choose_model(page, SEGMENTER)
+        page.click("#sample-btn")
+        page.wait_for_function("document.body.dataset.image", timeout=60_000)
+    elif CLASSIFIER in ids:
+        choose_model(page, CLASSIFIER)
+        open_image(page, CHELSEA)
+    else:
+        choose_model(page, "smooth2d")
+        open_image(page, CELL)
+    assert run_and_wait(page) == "done"
+
+
+@pytest.mark.parametrize(("name", "viewport"), [("desktop", {"width": 1280, "height": 800}),
+                                                ("phone", {"width": 390, "height": 844})])
+def test_screenshots(browser, app_site, name, viewport):  # noqa: F811
+    context, page = open_app(browser, app_site.url, viewport)
+    if name == "phone" and CLASSIFIER in {e["id"] for e in bundled()}:
+        choose_model(page, CLASSIFIER)
+        open_image(page, CHELSEA)
+        assert run_and_wait(page) == "done"
+    else:
+        _show_a_prediction(page)
+    if name == "desktop":  # the result is on screen without scrolling
+        box = page.locator("#output-pane").bounding_box()
+        assert box["y"] + box["height"] <= viewport["height"] + 1, box
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    assert page.errors == []
+    context.close()
+
+
+# -- the shell's pure helpers (CPython) ----------------------------------------------------------------
+
+def test_view_helpers():
+    assert model_kind({"id": "smooth2d"}) == "example" and model_kind({"kind": "classifier"}) == "classifier"
+    assert error_line("Traceback (most recent call last):\n  File x\nValueError: bad\n") == "ValueError: bad"
+    assert error_line("Error: no bundled model 'x'") == "no bundled model 'x'"
+    assert len(error_line("x" * 1000)) == 300
+    assert progress_text(3, 8) == "tiles 3/8" and progress_text(1, 2, "y") == "tiles 1/2 · y"
+    assert backend_label("onnxruntime-web (webgpu)") == "webgpu"
+    html = top5_html([{"label": "tabby, tabby cat", "p": 0.5}, {"label": "<b>", "p": 1.5}])
+    assert html.count("<li>") == 2 and "width:50.0%" in html and "width:100.0%" in html and "&lt;b&gt;" in html
+    assert json.dumps(html)
