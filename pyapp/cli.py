@@ -6,16 +6,13 @@ Each command prints one line per finding and never a traceback for bad input (``
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .cli_run import add_predict, add_test
-from .serve import add_serve
-from .sitebuild import add_build
-from .zoo import add_package
 
 
 def example_model() -> Path:
@@ -62,26 +59,36 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_validate)
 
 
-#: Functions that add a subcommand, in the order ``--help`` lists them.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_validate, add_test, add_predict, add_package, add_build, add_serve,
-]
+#: Subcommand -> (module, function adding its parser), in the order ``--help`` lists them. Modules are
+#: imported only for the command that runs (or all of them for ``--help``), so ``pyapp validate`` starts fast.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("pyapp.cli", "_add_validate"), "test": ("pyapp.cli_run", "add_test"),
+    "predict": ("pyapp.cli_run", "add_predict"), "package": ("pyapp.zoo", "add_package"),
+    "build": ("pyapp.sitebuild", "add_build"), "serve": ("pyapp.serve", "add_serve"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def _adder(module: str, name: str) -> Callable[[argparse._SubParsersAction], None]:
+    return globals()[name] if module == __name__ else getattr(importlib.import_module(module), name)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand (or only ``command``'s, when it names one)."""
     parser = argparse.ArgumentParser(prog="pyapp", description="bioimage.io models in the browser and in CPython")
     parser.add_argument("--version", action="version", version=f"pyapp {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in COMMANDS:
-        add(sub)
+    chosen = [command] if command in COMMANDS else list(COMMANDS)
+    for name in chosen:
+        _adder(*COMMANDS[name])(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pyapp`` script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
