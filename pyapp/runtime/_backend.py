@@ -29,6 +29,15 @@ class Backend(Protocol):
     async def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
+def match_names(graph_names: list[str], tensor_ids: list[str], kind: str) -> dict[str, str]:
+    """Tensor id -> the network's input/output name: by equal names, else by position when the counts agree."""
+    if set(tensor_ids) <= set(graph_names):
+        return {t: t for t in tensor_ids}
+    if len(graph_names) == len(tensor_ids):
+        return dict(zip(tensor_ids, graph_names, strict=True))
+    raise BackendError(f"the ONNX graph has {kind}s {graph_names} but the model describes {tensor_ids}")
+
+
 def read_weights(model: ModelDescr, entry: WeightsEntry) -> bytes:
     """The bytes of a weights file from the model's package, checked against its sha256.
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..spec.model import ModelDescr
-from ._backend import BackendError
+from ._backend import BackendError, match_names
 
 #: Execution providers in the order they are preferred when available.
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "ROCMExecutionProvider", "CPUExecutionProvider")
@@ -30,8 +30,10 @@ class OrtBackend:
             self.session = ort.InferenceSession(weights, options, providers=chosen)
         except Exception as err:
             raise BackendError(f"onnxruntime cannot load the weights: {err}".splitlines()[0]) from err
-        self._inputs = _match([i.name for i in self.session.get_inputs()], [t.id for t in model.inputs], "input")
-        self._outputs = _match([o.name for o in self.session.get_outputs()], [t.id for t in model.outputs], "output")
+        graph_in = [i.name for i in self.session.get_inputs()]
+        graph_out = [o.name for o in self.session.get_outputs()]
+        self._inputs = match_names(graph_in, [t.id for t in model.inputs], "input")
+        self._outputs = match_names(graph_out, [t.id for t in model.outputs], "output")
         self.name = f"onnxruntime ({self.session.get_providers()[0]})"
 
     def run_sync(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -44,11 +46,3 @@ class OrtBackend:
     async def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self.run_sync(inputs)
 
-
-def _match(graph_names: list[str], tensor_ids: list[str], kind: str) -> dict[str, str]:
-    """tensor id -> graph name: by equal names, else by position when the counts agree."""
-    if set(tensor_ids) <= set(graph_names):
-        return {t: t for t in tensor_ids}
-    if len(graph_names) == len(tensor_ids):
-        return dict(zip(tensor_ids, graph_names, strict=True))
-    raise BackendError(f"the ONNX graph has {kind}s {graph_names} but the model describes {tensor_ids}")

@@ -15,7 +15,7 @@ from js import Object, Reflect  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
 
 from ..spec.model import ModelDescr
-from ._backend import BackendError
+from ._backend import BackendError, match_names
 
 #: numpy dtype name -> onnxruntime-web tensor type.
 ORT_TYPES = {"float32": "float32", "float64": "float64", "uint8": "uint8", "int8": "int8", "uint16": "uint16",
@@ -35,8 +35,8 @@ class OrtWebBackend:
         self.name = f"onnxruntime-web ({ep})"
         graph_in = [str(n) for n in session.inputNames]
         graph_out = [str(n) for n in session.outputNames]
-        self._inputs = _match(graph_in, [t.id for t in model.inputs], "input")
-        self._outputs = _match(graph_out, [t.id for t in model.outputs], "output")
+        self._inputs = match_names(graph_in, [t.id for t in model.inputs], "input")
+        self._outputs = match_names(graph_out, [t.id for t in model.outputs], "output")
 
     @classmethod
     async def create(cls, weights: bytes, model: ModelDescr, *, ep: str = "auto") -> OrtWebBackend:
@@ -81,11 +81,3 @@ class OrtWebBackend:
             t.dispose()
         return out
 
-
-def _match(graph_names: list[str], tensor_ids: list[str], kind: str) -> dict[str, str]:
-    """tensor id -> graph name: by equal names, else by position when the counts agree."""
-    if set(tensor_ids) <= set(graph_names):
-        return {t: t for t in tensor_ids}
-    if len(graph_names) == len(tensor_ids):
-        return dict(zip(tensor_ids, graph_names, strict=True))
-    raise BackendError(f"the ONNX graph has {kind}s {graph_names} but the model describes {tensor_ids}")
