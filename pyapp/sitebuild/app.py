@@ -1,0 +1,106 @@
+"""Build step "app", after "models": the app shell (PyScript) and the offline PWA (manifest, icons,
+the service worker's precache list)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ._common import (
+    WEB_MANIFEST,
+    BuildError,
+    Site,
+    canonicalize_name,
+    copy_file,
+    npm_package_dir,
+    remove_stale,
+    sha256_file,
+    write_bytes,
+    write_json,
+)
+from .pyodide import CORE_FILES
+
+PYSCRIPT_VERSION = "0.6.66"  # 0.7.x imports pyodide.ffi.jsnull, which Pyodide 0.27.7 lacks
+# What the model worker loads (model-worker.js): the precache holds these and their lock dependencies.
+WORKER_PACKAGES = ("numpy", "pyyaml", "pillow", "imageio", "tifffile", "pyapp")
+# The shell's Python, placed into the main-thread Pyodide by PyScript's ``files`` config.
+SHELL_SOURCES = ("__init__.py", "shell/__init__.py", "shell/app.py", "shell/view.py")
+ICON_SIZES = (192, 512)
+
+
+def _png(size: int) -> bytes:
+    """The app icon as a PNG (stdlib only): a dark teal tile with a green nucleus and a white ring."""
+    import struct
+    import zlib
+
+    c, rows = (size - 1) / 2, []
+    for y in range(size):
+        row = bytearray([0])
+        for x in range(size):
+            r = ((x - c) ** 2 + ((y - c) * 1.15) ** 2) ** 0.5 / size
+            row += bytes((255, 255, 255) if 0.30 < r < 0.36 else (86, 196, 120) if r < 0.17
+                         else (14, 90, 110))
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+            + chunk(b"IEND", b""))
+
+
+def _precache_files(site: Site) -> list[str]:
+    """Site-relative paths the service worker caches: app shell, PyScript, Pyodide core + worker packages, ORT,
+    bundled models. ``wheels/`` (for micropip users) and test-only wheels stay out."""
+    out = site.out
+    files = set(json.loads((out / WEB_MANIFEST).read_text())) if (out / WEB_MANIFEST).is_file() else set()
+    for folder in ("pyscript", "shell", "icons", "ort", "models"):
+        files |= {p.relative_to(out).as_posix() for p in (out / folder).rglob("*")
+                  if p.is_file() and not p.name.endswith(".map")} if (out / folder).is_dir() else set()
+    lock = json.loads((out / "pyodide" / "pyodide-lock.json").read_text())["packages"]
+    todo, seen = [canonicalize_name(n) for n in WORKER_PACKAGES], set()
+    while todo:
+        key = todo.pop()
+        if key not in seen and key in lock:
+            seen.add(key)
+            todo.extend(canonicalize_name(d) for d in lock[key]["depends"])
+    files |= {f"pyodide/{lock[k]['file_name']}" for k in seen}
+    files |= {f"pyodide/{name}" for name in (*CORE_FILES, "pyodide-lock.json")}
+    files |= {"manifest.webmanifest", "pyscript.json", ""}
+    files.discard("sw.js")  # the browser fetches the worker script itself
+    missing = sorted(f for f in files if f and not (out / f).is_file())
+    if missing:
+        raise BuildError(f"precache lists {missing[0]}, which the build did not write")
+    return sorted(files)
+
+
+def build_app(site: Site) -> None:
+    """PyScript (``<out>/pyscript/``), the shell's Python (``<out>/shell/``), its ``pyscript.json``, the web
+    manifest and icons, and ``precache.js`` (the service worker's file list, versioned by content)."""
+    dist = npm_package_dir(site, "@pyscript/core", PYSCRIPT_VERSION) / "dist"
+    names = [p.name for p in sorted(dist.iterdir()) if p.is_file() and p.suffix in (".js", ".css")]
+    for name in names:
+        copy_file(dist / name, site.out / "pyscript" / name)
+    remove_stale(site.out / "pyscript", names)
+    package = Path(__file__).resolve().parents[1]  # pyapp/
+    for name in SHELL_SOURCES:
+        copy_file(package / name, site.out / "shell" / "pyapp" / name)
+    files = {f"shell/pyapp/{n}": f"./pyapp/{n}" for n in SHELL_SOURCES}
+    write_json(site.out / "pyscript.json", {"interpreter": "pyodide/pyodide.mjs", "files": files,
+                                            "packages_cache": "never"})
+    for size in ICON_SIZES:
+        write_bytes(site.out / "icons" / f"icon-{size}.png", _png(size))
+    icons = [{"src": f"icons/icon-{s}.png", "sizes": f"{s}x{s}", "type": "image/png", "purpose": "any"}
+             for s in ICON_SIZES]
+    write_json(site.out / "manifest.webmanifest", {
+        "name": "pyapp — bioimage models", "short_name": "pyapp", "start_url": "./", "scope": "./",
+        "display": "standalone", "background_color": "#f4f6f8", "theme_color": "#0e5a6e", "icons": icons,
+        "description": "Run bioimage.io models on your images and camera, in the browser, offline."})
+    files = _precache_files(site)
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + (sha256_file(site.out / name).encode() if name else b""))
+    body = json.dumps({"version": digest.hexdigest()[:16], "files": files}, indent=1)
+    write_bytes(site.out / "precache.js", f"self.PRECACHE = {body};\n".encode())

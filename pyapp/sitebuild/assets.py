@@ -1,0 +1,80 @@
+"""Build steps "ort" (onnxruntime-web into ``<out>/ort/``) and "web" (everything under ``web/``)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ._common import (
+    STAMP,
+    WEB_MANIFEST,
+    BuildError,
+    Site,
+    copy_file,
+    npm_package_dir,
+    rel,
+    remove_stale,
+    say,
+    sha256_file,
+    write_json,
+)
+
+ORT_VERSION = "1.30.0"
+# onnxruntime-web dist files copied into <out>/ort/, with their sha256. ort.min.mjs (wasm + webgpu EPs
+# through JSEP) loads ort-wasm-simd-threaded.jsep.mjs, which loads the .wasm next to it; the build checks
+# that nothing else is referenced. Set ``ort.env.wasm.wasmPaths`` to the absolute URL of ort/.
+ORT_FILES = {
+    "ort.min.mjs": "0ca19c223d563f244908feb26712f40333980b07576328c8b4a04d132bbf34ad",
+    "ort-wasm-simd-threaded.jsep.mjs": "709853412fd1ffc34247af1e73569227b5b79629c5ca3f59cc39cf7e500e4947",
+    "ort-wasm-simd-threaded.jsep.wasm": "3ad23231b5bd6d9dda55a7f84606315e0bf35b6750c28ee993c987c54cacab0f",
+}
+
+# Top-level names of the output folder that the build owns; web/ must not contain them.
+RESERVED = ("pyodide", "ort", "wheels", "models")
+
+
+def ort_references(text: str) -> set[str]:
+    """The ``ort-wasm-*.mjs|wasm`` file names a JavaScript file of onnxruntime-web refers to."""
+    return set(re.findall(r"ort-wasm-[A-Za-z0-9_.-]*?\.(?:mjs|wasm)\b", text))
+
+
+def build_ort(site: Site) -> None:
+    """Copy the onnxruntime-web files the browser loads (see ORT_FILES) into ``<out>/ort/``, verified."""
+    dist = npm_package_dir(site, "onnxruntime-web", ORT_VERSION) / "dist"
+    for name, sha in ORT_FILES.items():
+        src = dist / name
+        if not src.is_file():
+            raise BuildError(f"{rel(src)} is missing from onnxruntime-web@{ORT_VERSION}")
+        if (got := sha256_file(src)) != sha:
+            raise BuildError(f"sha256 mismatch for {rel(src)}: got {got}, pyapp/sitebuild/assets.py pins {sha}")
+        if name.endswith(".mjs"):
+            missing = sorted(ort_references(src.read_text(encoding="utf-8", errors="replace")) - set(ORT_FILES))
+            if missing:
+                raise BuildError(f"{name} loads {missing[0]}, which ORT_FILES (sitebuild/assets.py) does not ship")
+    ort = site.out / "ort"
+    for name in ORT_FILES:
+        copy_file(dist / name, ort / name)
+    remove_stale(ort, ORT_FILES)
+
+
+def build_web(site: Site) -> None:
+    """Copy everything under ``web/`` into the output folder, same relative paths; drop files deleted there."""
+    web = site.root / "web"
+    manifest = site.out / WEB_MANIFEST
+    if not web.is_dir():
+        say("skipped", f"{rel(web)} (no web/ folder yet)")
+        return
+    files = sorted(p.relative_to(web) for p in web.rglob("*") if p.is_file()
+                   and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(web).parts))
+    for path in files:
+        if path.parts[0] in RESERVED or path.name in (STAMP, WEB_MANIFEST):
+            raise BuildError(f"web/{path.as_posix()} clashes with the build's own {path.parts[0]}")
+        copy_file(web / path, site.out / path)
+    listed = {path.as_posix() for path in files}
+    previous = json.loads(manifest.read_text()) if manifest.is_file() else []
+    for name in sorted(set(previous) - listed):
+        stale = site.out / name
+        if stale.is_file():
+            stale.unlink()
+            say("removed", rel(stale))
+    write_json(manifest, sorted(listed))
