@@ -47,7 +47,9 @@ PREDICT_JS = """async ([model, image, n, options]) => {
   await window.pyapp.predict(model, image, options);
   const times = [];
   for (let i = 0; i < n; i++) {
-    const t = performance.now(); await window.pyapp.predict(model, image, options); times.push(performance.now() - t);
+    const t = performance.now();
+    const r = await window.pyapp.predict(model, image, options);
+    times.push([performance.now() - t, r.timings.backend]);
   }
   return times;
 }"""
@@ -120,7 +122,9 @@ def main() -> int:
             page.goto(site)
             page.evaluate("window.pyapp.ready")
             raw = statistics.median(page.evaluate(RAW_RUN_JS, [data + "gold/weights.onnx", args.repeat]))
-            ours = statistics.median(page.evaluate(PREDICT_JS, [model, data + "gold/test_input.npy", args.repeat, {}]))
+            runs = page.evaluate(PREDICT_JS, [model, data + "gold/test_input.npy", args.repeat, {}])
+            ours = statistics.median(r[0] for r in runs)
+            in_worker = statistics.median(r[1] for r in runs)
             t = time.perf_counter()
             page.evaluate(PREDICT_JS, [model, data + "big.npy", 0, {"axes": "yx"}])
             browser_big = time.perf_counter() - t
@@ -134,8 +138,10 @@ def main() -> int:
         data_server.shutdown()
     print(f"cold start to ready        {cold:7.2f} s   (goal <= 6 s)")
     print(f"warm start (reload)        {warm:7.2f} s   (goal <= 2 s)")
-    print(f"raw session.run 512²       {raw:7.0f} ms")
-    print(f"pyapp.predict 512²         {ours:7.0f} ms   overhead {ours / raw - 1:+.1%} (goal <= +10 %)")
+    print(f"raw session.run 512² (page) {raw:6.0f} ms")
+    print(f"session.run inside predict {in_worker:6.0f} ms   (the same call, in the model worker)")
+    print(f"pyapp.predict 512²         {ours:7.0f} ms   tiling + bridge overhead {ours / in_worker - 1:+.1%} "
+          f"(goal <= +10 %); vs the page's raw run {ours / raw - 1:+.1%}")
     ratio = browser_big / cpython_big
     print(f"2048² tiled: browser {browser_big:.1f} s, CPython {cpython_big:.1f} s, ratio {ratio:.2f}")
     return 0
