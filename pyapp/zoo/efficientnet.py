@@ -49,6 +49,10 @@ def _require_torch() -> Any:
         raise ZooUnavailable("torch is not installed") from None
     if torch.__version__.split("+")[0] != TORCH.version:
         raise ZooUnavailable(f"torch {torch.__version__} is installed, the recipe pins {TORCH}")
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:  # torch.onnx.export writes through the onnx package
+        raise ZooUnavailable("onnx is not installed")
     return torch
 
 
