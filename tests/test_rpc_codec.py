@@ -314,3 +314,9 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write-vectors"]:
                           "text, buffers and frame are hex. Callables get ids f0, f1, ... in order of encoding.",
            "version": WIRE_VERSION, "vectors": make_vectors()}
     VECTORS.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def test_half_built_interface_raises_attribute_error() -> None:
+    broken = Interface.__new__(Interface)
+    with pytest.raises(AttributeError, match="no member 'add'"):
+        _ = broken.add

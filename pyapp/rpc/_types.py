@@ -54,10 +54,11 @@ class Interface(Mapping[str, Callable[..., Any]]):
         return self._members[name]
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
+        members = self.__dict__.get("_members", {})  # absent while __init__ runs or after it failed
         try:
-            return self.__dict__["_members"][name]
+            return members[name]
         except KeyError:
-            raise AttributeError(f"interface has no member {name!r}; it has {sorted(self._members)}") from None
+            raise AttributeError(f"interface has no member {name!r}; it has {sorted(members)}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._members)
