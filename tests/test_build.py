@@ -115,6 +115,16 @@ def test_web_sources_copied(built: Path) -> None:
         assert (built / src.relative_to(web)).read_bytes() == src.read_bytes(), src
 
 
+def test_builtin_plugins_bundled(built: Path) -> None:
+    """Every plugin in plugins/ is copied and listed by its manifest name."""
+    index = json.loads((built / "plugins" / "index.json").read_text())
+    sources = sorted(p.name for p in (ROOT / "plugins").glob("*.py"))
+    assert sorted(e["url"].removeprefix("plugins/") for e in index) == sources
+    assert "Calculator" in {e["name"] for e in index}
+    for name in sources:
+        assert (built / "plugins" / name).read_bytes() == (ROOT / "plugins" / name).read_bytes()
+
+
 def check_pep691_project(index: Path) -> None:
     doc = json.loads(index.read_text())
     assert doc["meta"]["api-version"].startswith("1.")

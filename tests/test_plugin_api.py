@@ -45,6 +45,10 @@ class FakeHost:
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.seq = 0
         self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.windows: dict[str, Any] = {}
+        self.services: dict[str, Any] = {}
+        self.answers: list[Any] = []
+        self.files: list[dict[str, Any]] = []
 
     def runtime(self) -> PluginRuntime:
         session = f"p{len(self.runtimes) + 1}"
@@ -112,7 +116,7 @@ class FakeHost:
             if isinstance(result, bytes):  # get_plugin: the exported interface, as it came
                 reply_header, reply_buffers = result, []
             else:
-                reply_header, reply_buffers = pack(result)
+                reply_header, reply_buffers = pack(result, register=lambda f: f.fid)  # proxies go on to their owner
             self._deliver(runtime, {"type": "reply", "id": meta["id"], "ok": ok}, reply_header, reply_buffers)
 
     def _api(self, name: str, fn: str, args: list[Any]) -> Any:
@@ -128,6 +132,31 @@ class FakeHost:
             self.configs.setdefault(name, {})[args[0]] = args[1]
             return None
         self.events.append((name, fn, args))
+        return self._ui_api(fn, args)
+
+    def _ui_api(self, fn: str, args: list[Any]) -> Any:
+        """Dialogs, windows, files and services, answered from the lists the test fills."""
+        if fn in ("create_window", "show_dialog"):
+            wid = f"w{len(self.windows) + 1}"
+            self.windows[wid] = args[0]
+            return {"id": wid, "result": None}
+        if fn == "close_window":
+            return self.windows.pop(args[0], None) is not None
+        if fn == "prompt":
+            return self.answers.pop(0)
+        if fn == "confirm":
+            return bool(self.answers.pop(0))
+        if fn == "show_file_dialog":
+            if not self.files:
+                raise RuntimeError("api.show_file_dialog: this page has no file picker for plugins")
+            return self.files.pop(0)
+        if fn == "register_service":
+            self.services[args[0]["id"]] = args[0]
+            return args[0]["id"]
+        if fn == "get_service":
+            if args[0] not in self.services:
+                raise LookupError(f"no service {args[0]!r} is registered")
+            return self.services[args[0]]
         return None
 
 
@@ -334,3 +363,151 @@ def test_dotdict() -> None:
     assert d.a == 1 and d["b"] == 2
     with pytest.raises(AttributeError, match="no key 'c'"):
         _ = d.c
+
+
+UI = """
+import numpy as np
+
+
+class Plugin:
+    async def dialogs(self):
+        name = await api.prompt("Your name?", "nobody")
+        sure = await api.confirm(f"Greet {name}?")
+        return [name, sure]
+
+    async def windows(self):
+        image = await api.create_window({"type": "imageviewer", "name": "ramp",
+                                         "data": np.arange(12, dtype=np.float32).reshape(3, 4)})
+        plot = await api.createWindow(type="plot", data={"x": [1, 2], "y": [3, 4]})
+        text = await api.show_dialog({"type": "markdown", "data": "# hi"})
+        closed = await image.close()
+        return [image.id, image.type, image.name, plot.id, plot.name, text.id, closed]
+
+    async def bad_window(self, spec):
+        return await api.create_window(spec)
+
+    async def open_file(self):
+        f = await api.showFileDialog({"accept": ".txt"})
+        return [f.name, f.bytes.decode()]
+
+    async def offer(self):
+        return await api.register_service({"id": "greeter", "greet": lambda who: f"hello {who}", "lang": "en"})
+
+    async def use(self):
+        svc = await api.getService("greeter")
+        return [svc.lang, await svc.greet("B")]
+
+    async def missing(self):
+        return await api.get_service({"id": "nope"})
+
+
+api.export(Plugin())
+"""
+
+
+def test_prompt_and_confirm_reach_the_host() -> None:
+    async def main() -> None:
+        host = FakeHost()
+        await host.load(plugin_source("UI", UI, '["numpy"]'), "ui.py")
+        host.answers = ["Ada", True]
+        assert await host.call("UI", "dialogs") == ["Ada", True]
+        assert host.events == [("UI", "prompt", ["Your name?", "nobody"]), ("UI", "confirm", ["Greet Ada?"])]
+
+    run(main())
+
+
+def test_windows_with_ndarray_plot_and_markdown() -> None:
+    async def main() -> None:
+        host = FakeHost()
+        await host.load(plugin_source("UI", UI, '["numpy"]'), "ui.py")
+        got = await host.call("UI", "windows")
+        assert got == ["w1", "imageviewer", "ramp", "w2", "plot", "w3", True]
+        assert sorted(host.windows) == ["w2", "w3"]  # w1 was closed
+        image = next(a[0] for n, fn, a in host.events if fn == "create_window" and a[0]["type"] == "imageviewer")
+        assert image["data"].dtype == np.float32 and image["data"].shape == (3, 4)
+        assert np.array_equal(image["data"], np.arange(12, dtype=np.float32).reshape(3, 4))
+        assert [fn for _, fn, _ in host.events] == ["create_window", "create_window", "show_dialog", "close_window"]
+        for spec, message in [({"data": 1}, "needs a 'type'"),
+                              ({"type": "imageviewer", "data": [1, 2]}, "2-d or 3-d ndarray, got list"),
+                              ({"type": "plot", "data": {"x": [1]}}, "needs data: {'x'"),
+                              ({"type": "plot", "data": {"x": [1], "y": [1, 2]}}, "x and y of one length"),
+                              ({"type": "markdown", "data": 3}, "needs data: the text, got int")]:
+            with pytest.raises(RemoteError, match=message) as info:
+                await host.call("UI", "bad_window", spec)
+            assert info.value.type_name == "ValueError"
+
+    run(main())
+
+
+def test_file_dialog() -> None:
+    async def main() -> None:
+        host = FakeHost()
+        await host.load(plugin_source("UI", UI, '["numpy"]'), "ui.py")
+        with pytest.raises(RemoteError, match="no file picker"):
+            await host.call("UI", "open_file")
+        host.files = [{"name": "notes.txt", "bytes": b"some text", "size": 9, "type": "text/plain"}]
+        assert await host.call("UI", "open_file") == ["notes.txt", "some text"]
+        assert ("UI", "show_file_dialog", [{"accept": ".txt"}]) in host.events
+
+    run(main())
+
+
+def test_services_across_plugins() -> None:
+    async def main() -> None:
+        host = FakeHost()
+        await host.load(plugin_source("A", UI, '["numpy"]'), "a.py")
+        await host.load(plugin_source("B", UI, '["numpy"]'), "b.py")
+        with pytest.raises(RemoteError, match="no service 'greeter'"):
+            await host.call("B", "use")
+        assert await host.call("A", "offer") == "greeter"
+        # B calls A's function: the proxy's id belongs to A's session, so the host routes the call to A
+        assert await host.call("B", "use") == ["en", "hello B"]
+        with pytest.raises(RemoteError, match="no service 'nope'"):
+            await host.call("B", "missing")
+        runtime = host.by_name["A"]
+        with pytest.raises(ValueError, match="non-empty string 'id'"):
+            runtime.api.register_service({"greet": print})
+        with pytest.raises(TypeError, match="needs a dict"):
+            runtime.api.registerService(["x"])
+
+    run(main())
+
+
+def test_builtin_model_plugins_use_the_models_service() -> None:
+    """Model runner and Image classifier call the page's "pyapp.models" service (here: a fake one)."""
+
+    async def main() -> None:
+        host = FakeHost()
+        await host.load((ROOT / "plugins" / "model_runner.py").read_text(), "model_runner.py")
+        await host.load((ROOT / "plugins" / "image_classifier.py").read_text(), "image_classifier.py")
+        with pytest.raises(RemoteError, match="needs the app's page"):
+            await host.call("Model runner", "predict", "smooth2d", np.zeros((1, 1, 8, 8), np.float32))
+        with pytest.raises(RemoteError, match="Image classifier needs the app's page"):
+            await host.call("Image classifier", "classify")
+        # a third plugin plays the page's service
+        service = """
+import numpy as np
+
+
+def predict(model, image, options):
+    return {"backend": "fake", "ms": 1.5, "outputs": [{"id": "out", "data": np.asarray(image) + 1}]}
+
+
+def classify(options):
+    return [{"label": "tabby", "p": 0.9}][: options["k"]]
+
+
+api.register_service({"id": "pyapp.models", "predict": predict, "classify": classify})
+api.export({"noop": lambda: None})
+"""
+        await host.load(plugin_source("Fake page", service, '["numpy"]'), "fake.py")
+        await asyncio.sleep(0.01)  # let the registration arrive (it is sent at import, not awaited)
+        x = np.ones((1, 1, 8, 8), np.float32)
+        result = await host.call("Model runner", "predict", "smooth2d", x, {})
+        assert result["backend"] == "fake" and np.array_equal(result["outputs"][0]["data"], x + 1)
+        info = await host.call("Model runner", "run", {"config": {"model": "m", "image": x}})
+        assert info["shape"] == [1, 1, 8, 8] and info["dtype"] == "float32"
+        assert any(fn == "create_window" and a[0]["type"] == "imageviewer" for _, fn, a in host.events)
+        assert await host.call("Image classifier", "classify", 1) == [{"label": "tabby", "p": 0.9}]
+
+    run(main())

@@ -37,7 +37,7 @@ from ..rpc import Interface, RemoteError, pack, unpack
 from . import imjoy_shim
 from .manifest import Plugin, load_plugin
 
-__all__ = ["Api", "DotDict", "PluginRuntime", "pyodide_transport"]
+__all__ = ["Api", "DotDict", "PluginRuntime", "Window", "pyodide_transport"]
 
 Send = Callable[[dict[str, Any], bytes, list[memoryview]], None]
 """``send(meta, header, buffers)``: hands one message to the host."""
@@ -299,6 +299,52 @@ class Api:
         """Store a JSON-like value for this plugin (in memory for now)."""
         return self._host("set_config", key, value)
 
+    # ---- dialogs, windows, files ----------------------------------------------------------------------------
+
+    def prompt(self, message: str, default: Any = None) -> asyncio.Future[Any]:
+        """Ask the user for a line of text; resolves with the answer (None when cancelled)."""
+        return self._host("prompt", str(message), default)
+
+    def confirm(self, message: str) -> asyncio.Future[Any]:
+        """Ask the user a yes/no question; resolves with True or False."""
+        return self._host("confirm", str(message))
+
+    def create_window(self, config: dict[str, Any] | None = None, **fields: Any) -> asyncio.Future[Any]:
+        """Open a window: ``{"type": "imageviewer", "data": ndarray}``, ``{"type": "plot", "data": {"x": [...],
+        "y": [...]}}`` or ``{"type": "markdown", "data": "# text"}`` (plus ``name``). Resolves with a
+        :class:`Window` (``.id``, ``await window.close()``)."""
+        spec = _window_spec(config, fields)
+        return _then(self._host("create_window", spec), lambda reply: Window(self, reply, spec))
+
+    def show_dialog(self, config: dict[str, Any] | None = None, **fields: Any) -> asyncio.Future[Any]:
+        """Like :meth:`create_window`, shown as a dialog."""
+        spec = _window_spec(config, fields)
+        return _then(self._host("show_dialog", spec), lambda reply: Window(self, reply, spec))
+
+    def show_file_dialog(self, config: dict[str, Any] | None = None, **fields: Any) -> asyncio.Future[Any]:
+        """Ask the user for a file; resolves with ``{"name", "bytes", "size", "type"}`` of the chosen one."""
+        return self._host("show_file_dialog", _dotted({**(config or {}), **fields}))
+
+    # ---- services -------------------------------------------------------------------------------------------
+
+    def register_service(self, service: dict[str, Any]) -> asyncio.Future[Any]:
+        """Offer a dict of functions and values to every plugin (and the page) under ``service["id"]`` (or its
+        ``name``); resolves with the id. Other plugins get it with :meth:`get_service`."""
+        if not isinstance(service, dict):
+            raise TypeError(f"register_service needs a dict with an 'id', got {type(service).__name__}")
+        sid = service.get("id", service.get("name"))
+        if not isinstance(sid, str) or not sid:
+            raise ValueError(f"register_service needs a non-empty string 'id' (or 'name'); got keys {sorted(service)}")
+        return self._host("register_service", {**service, "id": sid})
+
+    def get_service(self, query: str | dict[str, Any]) -> asyncio.Future[Any]:
+        """The service registered under ``query`` (an id, or ``{"id": ...}``); its functions are remote calls.
+        The page offers ``"pyapp.models"`` (predict, models, describe, classify) where it has ``window.pyapp``."""
+        sid = query.get("id", query.get("name")) if isinstance(query, dict) else query
+        if not isinstance(sid, str) or not sid:
+            raise ValueError(f"get_service needs a service id, got {query!r}")
+        return self._host("get_service", sid)
+
     # ImJoy's camelCase spellings
     getPlugin = get_plugin
     showMessage = show_message
@@ -306,6 +352,76 @@ class Api:
     showProgress = show_progress
     getConfig = get_config
     setConfig = set_config
+    showDialog = show_dialog
+    createWindow = create_window
+    showFileDialog = show_file_dialog
+    registerService = register_service
+    getService = get_service
+
+
+WINDOW_TYPES = ("imageviewer", "plot", "markdown")
+
+
+def _window_spec(config: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """Check a create_window config; the built-in types' data is checked here so mistakes fail in the plugin."""
+    spec = {**(config or {}), **fields}
+    kind = spec.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"create_window needs a 'type' ({', '.join(WINDOW_TYPES)}); got {kind!r}")
+    data = spec.get("data")
+    if kind == "imageviewer":
+        import numpy as np
+
+        if not isinstance(data, np.ndarray) or data.ndim not in (2, 3):
+            got = f"an ndarray of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+            raise ValueError(f"an 'imageviewer' window needs data: a 2-d or 3-d ndarray, got {got}")
+    elif kind == "plot":
+        if not isinstance(data, dict) or "x" not in data or "y" not in data:
+            raise ValueError("a 'plot' window needs data: {'x': [...], 'y': [...]}")
+        if len(data["x"]) != len(data["y"]):
+            raise ValueError(f"a 'plot' window needs x and y of one length, got {len(data['x'])} and {len(data['y'])}")
+    elif kind == "markdown" and not isinstance(data, str):
+        raise ValueError(f"a 'markdown' window needs data: the text, got {type(data).__name__}")
+    return spec
+
+
+def _then(future: asyncio.Future[Any], fn: Callable[[Any], Any]) -> asyncio.Future[Any]:
+    """A future of ``fn(result)`` (the request is already sent, so the call works with or without await)."""
+    out: asyncio.Future[Any] = _loop().create_future()
+
+    def done(f: asyncio.Future[Any]) -> None:
+        if out.cancelled():
+            return
+        if f.cancelled():
+            out.cancel()
+        elif f.exception() is not None:
+            out.set_exception(f.exception())  # type: ignore[arg-type]
+        else:
+            try:
+                out.set_result(fn(f.result()))
+            except Exception as exc:
+                out.set_exception(exc)
+
+    future.add_done_callback(done)
+    return out
+
+
+class Window:
+    """A window the host opened (:meth:`Api.create_window`): ``id``, ``type``, ``name`` and ``close()``."""
+
+    def __init__(self, api: Api, reply: Any, spec: dict[str, Any]):
+        self._api = api
+        self.id: str = reply["id"] if isinstance(reply, dict) else str(reply)
+        self.type: str = spec["type"]
+        self.name: str = spec.get("name") or self.type
+        self.result = reply.get("result") if isinstance(reply, dict) else None
+
+    def close(self) -> asyncio.Future[Any]:
+        """Close the window."""
+        return self._api._host("close_window", self.id)
+
+    def __repr__(self) -> str:
+        return f"Window(id={self.id!r}, type={self.type!r}, name={self.name!r})"
 
 
 def pyodide_transport(post: Any) -> tuple[Send, Callable[[PluginRuntime], Callable[[str, str, Any], None]]]:

@@ -45,6 +45,7 @@ from ._common import (
 from .app import ICON_SIZES, PYSCRIPT_VERSION, SHELL_SOURCES, WORKER_PACKAGES, build_app
 from .assets import ORT_FILES, ORT_VERSION, RESERVED, build_ort, build_web, ort_references
 from .models import build_models
+from .plugins import build_plugins
 from .pyodide import (
     CORE_FILES,
     OFFICIAL_PACKAGES,
@@ -152,7 +153,7 @@ __all__ = [
 
 STEPS: dict[str, Callable[[Site], None]] = {
     "pyodide": build_pyodide, "ort": build_ort, "web": build_web, "models": build_models,
-    "app": build_app,
+    "plugins": build_plugins, "app": build_app,
 }
 
 

@@ -56,7 +56,7 @@ def _precache_files(site: Site) -> list[str]:
     bundled models. ``wheels/`` (for micropip users) and test-only wheels stay out."""
     out = site.out
     files = set(json.loads((out / WEB_MANIFEST).read_text())) if (out / WEB_MANIFEST).is_file() else set()
-    for folder in ("pyscript", "shell", "icons", "ort", "models"):
+    for folder in ("pyscript", "shell", "icons", "ort", "models", "plugins"):
         files |= {p.relative_to(out).as_posix() for p in (out / folder).rglob("*")
                   if p.is_file() and not p.name.endswith(".map")} if (out / folder).is_dir() else set()
     lock = json.loads((out / "pyodide" / "pyodide-lock.json").read_text())["packages"]

@@ -30,7 +30,7 @@ ORT_FILES = {
 }
 
 # Top-level names of the output folder that the build owns; web/ must not contain them.
-RESERVED = ("pyodide", "ort", "wheels", "models")
+RESERVED = ("pyodide", "ort", "wheels", "models", "plugins")
 
 
 def ort_references(text: str) -> set[str]:

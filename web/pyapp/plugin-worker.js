@@ -1,5 +1,6 @@
 // One plugin's worker: boots Pyodide with our wheel, runs the plugin (pyapp.plugins.runtime) and serves calls.
-// In:  {type: "init", session, source, filename, tag}, then {type: "call" | "reply", id, target, ok, header, buffers}.
+// In:  {type: "init", session, source, filename, tag}, then {type: "call" | "reply", id, target, ok, header, buffers},
+//      and {type: "ping"} (the host's heartbeat while calls are pending; answered with {type: "pong"}).
 // Out: {type: "parsed", name}, {type: "started", info} | {type: "failed", error, traceback}, and the runtime's messages
 //      {type: "call" | "api" | "export" | "reply", id, ..., header, buffers} with the buffers transferred.
 // header is the rpc codec's JSON text (pyapp/rpc/codec.py), buffers are ArrayBuffers.
@@ -62,7 +63,9 @@ function deliver(msg) {
 
 self.onmessage = (event) => {
   const msg = event.data;
-  if (msg.type === "init") {
+  if (msg.type === "ping") {
+    self.postMessage({ type: "pong" });  // the host's keep-alive: answered while the event loop is free
+  } else if (msg.type === "init") {
     init(msg).then(
       (info) => self.postMessage({ type: "started", info }),
       (err) => self.postMessage({ type: "failed", ...pythonError(err) }));

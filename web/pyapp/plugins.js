@@ -6,6 +6,17 @@
 //   plugins.kill(name)                               -> true if it was running; its pending calls reject at once
 //   plugins.events                                   -> [{plugin, type, args, time}] (log, show_message, ...)
 //   plugins.getConfig(name)                          -> the plugin's config (api.set_config), in memory for now
+//   plugins.setHandlers({dialog, prompt, confirm, createWindow, closeWindow, fileDialog}) -> the page's UI for
+//                                                       api.show_dialog/prompt/confirm/create_window/show_file_dialog;
+//                                                       each gets one object {plugin, ...} and may return a promise
+//   plugins.windows                                  -> {id: {id, plugin, type, name, data, dialog}} open windows
+//   plugins.registerService(service) / getService(id) / services() -> the registry api.register_service fills
+//   plugins.configure({heartbeatMs, heartbeatTimeoutMs}) -> a busy worker is pinged every heartbeatMs; one that
+//                                                       does not answer for heartbeatTimeoutMs while calls to it
+//                                                       are pending is stopped ("unresponsive"), its calls reject
+// Without handlers: prompt/confirm use window.prompt/window.confirm, create_window/show_dialog only record the
+// window in plugins.windows, show_file_dialog rejects. When window.pyapp.predict exists, the service
+// "pyapp.models" offers predict/models/describe/classify to plugins (api.get_service("pyapp.models")).
 // Every api event is also dispatched on window as a "pyapp-plugin-event" CustomEvent (detail: the event).
 // Values travel in the rpc codec's format (pyapp/rpc/codec.py): a JSON header and ArrayBuffers, transferred.
 // A failed remote call rejects with an Error whose message is the traceback's last line ("ValueError: ...")
@@ -234,6 +245,8 @@ export function unpack(header, buffers = [], options = {}) {
 
 const workerUrl = new URL("./plugin-worker.js", import.meta.url);
 const API_EVENTS = new Set(["log", "error", "show_message", "show_status", "show_progress", "alert"]);
+const GONE = new Set(["killed", "crashed", "failed", "unresponsive"]);
+const HANDLERS = ["dialog", "prompt", "confirm", "createWindow", "closeWindow", "fileDialog"];
 
 function errorReply(err) {
   const e = err instanceof Error ? err : new Error(String(err));
@@ -249,9 +262,15 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
   const hostIds = new Map();
   const loading = new Set();        // promises of loads in progress
   const events = [];
+  const handlers = {};
+  const windows = {};              // id -> {id, plugin, type, name, data, dialog, config}
+  const services = new Map();       // id -> {owner: record | null, service}
+  const settings = { heartbeatMs: 5000, heartbeatTimeoutMs: 30000 };
+  let heartbeat = null;
   let seq = 0;
 
   function register(fn) {
+    if (typeof fn.rpcId === "string") return fn.rpcId;  // a remote function goes on to its owner, not via the host
     if (hostIds.has(fn)) return hostIds.get(fn);
     const id = `host/f${++seq}`;
     hostFunctions.set(id, fn);
@@ -266,19 +285,19 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
   }
 
   function emit(record, type, args) {
-    const event = { plugin: record.name, type, args, time: Date.now() };
-    if (type === "show_status") record.statusText = args[0];
-    if (type === "show_progress") record.progress = args[0];
+    const event = { plugin: record ? record.name : null, type, args, time: Date.now() };
+    if (record && type === "show_status") record.statusText = args[0];
+    if (record && type === "show_progress") record.progress = args[0];
     events.push(event);
     if (target) target.dispatchEvent(new CustomEvent("pyapp-plugin-event", { detail: event }));
-    (type === "error" ? console.error : console.log)(`[${record.name}] ${type}:`, ...args);
+    (type === "error" ? console.error : console.log)(`[${event.plugin || "page"}] ${type}:`, ...args);
   }
 
   // Send {type: "call"} to the worker owning `id`; resolves with the raw reply {ok, header, buffers}.
   function routeCall(id, header, buffers) {
     const session = id.slice(0, id.indexOf("/"));
     const record = sessions.get(session);
-    if (!record || record.status === "killed" || record.status === "crashed" || record.status === "failed") {
+    if (!record || GONE.has(record.status)) {
       const who = record ? `plugin ${JSON.stringify(record.name)} was ${record.status}` : `no plugin owns ${id}`;
       return Promise.resolve({ ok: false, ...errorReply(Object.assign(new Error(who), { name: "PluginGone" })) });
     }
@@ -327,11 +346,140 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
       emit(record, fn, args);
       return null;
     }
+    if (fn in UI_CALLS) return UI_CALLS[fn](record, ...args);
     throw new Error(`the host does not implement api.${fn} yet`);
   }
 
+  // ---- dialogs, windows, files: the page's handlers (setHandlers) or the defaults -------------------------
+
+  async function openWindow(record, spec, dialog) {
+    const id = `w${++seq}`;
+    const entry = { id, plugin: record ? record.name : null, type: spec.type, name: spec.name || spec.type,
+                    data: spec.data ?? null, dialog, config: spec };
+    emit(record, dialog ? "show_dialog" : "create_window", [{ id, type: entry.type, name: entry.name }]);
+    windows[id] = entry;
+    const handler = dialog ? handlers.dialog || handlers.createWindow : handlers.createWindow;
+    let result = null;
+    if (handler) {
+      try {
+        result = await handler(entry);
+      } catch (err) {
+        delete windows[id];
+        throw err;
+      }
+    }
+    return { id, result: result === undefined ? null : result };
+  }
+
+  const UI_CALLS = {
+    create_window: (record, spec) => openWindow(record, spec, false),
+    show_dialog: (record, spec) => openWindow(record, spec, true),
+    async close_window(record, id) {
+      const entry = windows[id];
+      emit(record, "close_window", [id]);
+      if (!entry) return false;
+      delete windows[id];
+      if (handlers.closeWindow) await handlers.closeWindow(entry);
+      return true;
+    },
+    async prompt(record, message, dflt) {
+      emit(record, "prompt", [message, dflt]);
+      if (handlers.prompt) return (await handlers.prompt({ plugin: record.name, message, default: dflt })) ?? null;
+      return window.prompt(message, dflt == null ? "" : String(dflt));
+    },
+    async confirm(record, message) {
+      emit(record, "confirm", [message]);
+      if (handlers.confirm) return !!(await handlers.confirm({ plugin: record.name, message }));
+      return window.confirm(message);
+    },
+    async show_file_dialog(record, config) {
+      emit(record, "show_file_dialog", [config]);
+      if (!handlers.fileDialog) {
+        throw new Error("api.show_file_dialog: this page has no file picker for plugins " +
+                        "(install one with pyapp.plugins.setHandlers({fileDialog}))");
+      }
+      const file = await handlers.fileDialog({ plugin: record.name, ...config });
+      if (file == null) throw new Error("api.show_file_dialog: no file was chosen");
+      return readFile(file);
+    },
+    register_service(record, service) {
+      return registerService(service, record);
+    },
+    get_service(record, id) {
+      return getService(id);
+    },
+  };
+
+  async function readFile(file) {
+    if (typeof Blob === "function" && file instanceof Blob) {
+      return { name: file.name || "file", bytes: await file.arrayBuffer(), size: file.size, type: file.type || "" };
+    }
+    let bytes = file.bytes ?? file.data;
+    if (typeof Blob === "function" && bytes instanceof Blob) bytes = await bytes.arrayBuffer();
+    if (typeof bytes === "string") bytes = new TextEncoder().encode(bytes);
+    if (ArrayBuffer.isView(bytes)) bytes = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    if (!(bytes instanceof ArrayBuffer)) throw new TypeError("the fileDialog handler must give a File or {name, bytes}");
+    return { name: String(file.name || "file"), bytes, size: bytes.byteLength, type: String(file.type || "") };
+  }
+
+  // ---- services ---------------------------------------------------------------------------------------------
+
+  function registerService(service, record = null) {
+    if (!isPlainObject(service)) throw new TypeError("a service is a plain object with an id and functions");
+    const id = service.id ?? service.name;
+    if (typeof id !== "string" || !id) throw new TypeError("a service needs a non-empty string id (or name)");
+    services.set(id, { owner: record, service: { ...service, id } });
+    emit(record, "register_service", [id]);
+    return id;
+  }
+
+  function getService(id) {
+    const entry = services.get(id);
+    if (entry && !(entry.owner && GONE.has(entry.owner.status))) return entry.service;
+    const builtin = BUILTIN_SERVICES[id] && BUILTIN_SERVICES[id]();
+    if (builtin) return builtin;
+    const known = [...services.keys(), ...Object.keys(BUILTIN_SERVICES).filter((k) => BUILTIN_SERVICES[k]())];
+    throw new Error(`no service ${JSON.stringify(id)} is registered; registered: ${JSON.stringify(known.sort())}`);
+  }
+
+  // The page's model API as a service, for the Model runner and Image classifier plugins.
+  let modelsService = null;
+  const BUILTIN_SERVICES = {
+    "pyapp.models": () => {
+      const app = typeof window !== "undefined" ? window.pyapp : null;
+      if (!app || typeof app.predict !== "function") return null;
+      if (modelsService) return modelsService;
+      const asNDArray = (o) => (o && ArrayBuffer.isView(o.data) && Array.isArray(o.shape) && o.dtype in TYPED
+        ? { ...o, data: new NDArray(o.data, o.shape, o.dtype) } : o);
+      modelsService = {
+        id: "pyapp.models",
+        name: "pyapp models",
+        description: "The page's model worker: predict(model, image, options), models(), describe(model), classify()",
+        async models() { return window.pyapp.models(); },
+        async describe(model) { return window.pyapp.describe(model); },
+        async predict(model, image, options = {}) {
+          const opts = { ...(options || {}) };
+          if (typeof opts.onProgress === "function") {
+            const remote = opts.onProgress;
+            opts.onProgress = (done, total, message) => { remote(done, total, message).catch(() => {}); };
+          }
+          const result = await window.pyapp.predict(model, image, opts);
+          return { ...result, outputs: (result.outputs || []).map(asNDArray) };
+        },
+        async classify(options = {}) {
+          const camera = window.pyapp.camera;
+          if (!camera || typeof camera.classify !== "function") {
+            throw new Error("no camera classifier on this page: pyapp.camera is missing (open the app's own page)");
+          }
+          return camera.classify(options || {});
+        },
+      };
+      return modelsService;
+    },
+  };
+
   function reply(record, id, ok, header, buffers) {
-    if (record.status === "killed" || record.status === "crashed") return;
+    if (GONE.has(record.status)) return;
     record.worker.postMessage({ type: "reply", id, ok, header, buffers }, buffers);
   }
 
@@ -369,6 +517,8 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
           if (v && v.raw) reply(record, msg.id, true, v.raw.header, []);
           else replyValue(record, msg.id, true, v);
         }, (err) => replyValue(record, msg.id, false, err));
+    } else if (msg.type === "pong") {
+      record.pingSent = null;
     } else if (msg.type === "export") {
       record.exportData = { header: msg.header };
       record.exported = unpack(msg.header, msg.buffers, { makeProxy });
@@ -390,7 +540,7 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
 
   // Stop a record's worker and fail everything waiting on it.
   function stop(record, status, reason) {
-    if (record.status === "killed" || record.status === "crashed") return false;
+    if (GONE.has(record.status) && record.status !== "failed") return false;
     const wasLoading = record.status === "loading";
     record.status = status;
     record.worker.terminate();
@@ -399,7 +549,54 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
     for (const resolve of record.pending.values()) resolve({ ok: false, header: packed.header, buffers: [] });
     record.pending.clear();
     if (wasLoading) record.startFailed(err);
+    for (const [id, entry] of services) if (entry.owner === record) services.delete(id);
     return true;
+  }
+
+  // Keep-alive: ping each ready worker that has calls pending; one that stays silent is stopped.
+  function beat() {
+    const now = performance.now();
+    for (const record of sessions.values()) {
+      if (record.status !== "ready" || record.pending.size === 0) {
+        record.pingSent = null;
+        continue;
+      }
+      if (record.pingSent == null) {
+        record.pingSent = now;
+        record.worker.postMessage({ type: "ping" });
+      } else if (now - record.pingSent > settings.heartbeatTimeoutMs) {
+        const ms = Math.round(now - record.pingSent);
+        stop(record, "unresponsive", `plugin ${JSON.stringify(record.name)} stopped responding ` +
+             `(no heartbeat for ${ms} ms while ${record.pending.size} call(s) waited) and was stopped`);
+      }
+    }
+  }
+
+  function startHeartbeat() {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = setInterval(beat, settings.heartbeatMs);
+  }
+
+  function configure(options = {}) {
+    for (const key of ["heartbeatMs", "heartbeatTimeoutMs"]) {
+      if (key in options) {
+        const v = Number(options[key]);
+        if (!(v > 0)) throw new RangeError(`${key} must be a positive number of milliseconds, got ${options[key]}`);
+        settings[key] = v;
+      }
+    }
+    if (heartbeat) startHeartbeat();
+    return { ...settings };
+  }
+
+  function setHandlers(given = {}) {
+    for (const [key, fn] of Object.entries(given)) {
+      if (!HANDLERS.includes(key)) throw new TypeError(`unknown handler ${JSON.stringify(key)}; known: ${HANDLERS.join(", ")}`);
+      if (fn == null) delete handlers[key];
+      else if (typeof fn !== "function") throw new TypeError(`handler ${key} must be a function`);
+      else handlers[key] = fn;
+    }
+    return Object.keys(handlers);
   }
 
   async function fetchSource(url) {
@@ -440,6 +637,7 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
     };
     record.worker.onmessageerror = () => stop(record, "crashed", `plugin ${JSON.stringify(record.name || name)}: a message could not be read`);
     record.worker.postMessage({ type: "init", session, source, filename: name, tag });
+    if (!heartbeat) startHeartbeat();
 
     const started = record.ready.then((summary) => {
       record.name = summary.name;
@@ -477,7 +675,12 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
     return (await findPlugin(name)).exported;
   }
 
-  return { load, list, call, kill, getPlugin, events, getConfig: (name) => ({ ...(configs.get(name) || {}) }) };
+  return {
+    load, list, call, kill, getPlugin, events, windows, setHandlers, configure, registerService,
+    getService: async (id) => getService(id),
+    services: () => [...services.keys()].filter((id) => { const o = services.get(id).owner; return !(o && GONE.has(o.status)); }),
+    getConfig: (name) => ({ ...(configs.get(name) || {}) }),
+  };
 }
 
 const host = createPluginHost();
