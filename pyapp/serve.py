@@ -59,7 +59,7 @@ HEADERS = {
 }
 
 #: What `pyapp serve` watches: a build is due when one of these is newer than the last complete build.
-SOURCES = ("pyapp", "web", "package.json", "package-lock.json", "pyproject.toml")
+SOURCES = ("pyapp", "web", "editor", "package.json", "package-lock.json", "pyproject.toml")
 
 
 class StaticHandler(SimpleHTTPRequestHandler):

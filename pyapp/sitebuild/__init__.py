@@ -10,6 +10,7 @@ Layout of the output folder (default ``static/``)::
     ort/       onnxruntime-web: ort.min.mjs and the wasm module it loads (wasm + webgpu EPs)
     wheels/    the pure wheels and ours, with a PEP 691/503 simple index under wheels/simple/
     ...        everything under web/ (index.html, app.js, pyapp/*.js, ...), same relative paths
+    pyapp/editor.bundle.js   CodeMirror 6 for the plugin editor (editor/entry.js bundled by esbuild)
 
 Stdlib only at import time (``packaging`` is imported when a lock entry is computed).
 """
@@ -44,6 +45,7 @@ from ._common import (
 )
 from .app import ICON_SIZES, PYSCRIPT_VERSION, SHELL_SOURCES, WORKER_PACKAGES, build_app
 from .assets import ORT_FILES, ORT_VERSION, RESERVED, build_ort, build_web, ort_references
+from .editor import EDITOR_MANIFEST, ESBUILD_VERSION, build_editor
 from .models import build_models
 from .plugins import build_plugins
 from .pyodide import (
@@ -83,6 +85,8 @@ from .wheels import (
 # Every name the single-module ``pyapp/sitebuild.py`` had, so ``from pyapp.sitebuild import ...`` keeps working.
 __all__ = [
     "CORE_FILES",
+    "EDITOR_MANIFEST",
+    "ESBUILD_VERSION",
     "ICON_SIZES",
     "OFFICIAL_PACKAGES",
     "OFFICIAL_SOURCE",
@@ -107,6 +111,7 @@ __all__ = [
     "add_build",
     "backend_available",
     "build_app",
+    "build_editor",
     "build_models",
     "build_ort",
     "build_own_wheel",
@@ -152,7 +157,8 @@ __all__ = [
 ]
 
 STEPS: dict[str, Callable[[Site], None]] = {
-    "pyodide": build_pyodide, "ort": build_ort, "web": build_web, "models": build_models,
+    "pyodide": build_pyodide, "ort": build_ort, "web": build_web, "editor": build_editor,
+    "models": build_models,
     "plugins": build_plugins, "app": build_app,
 }
 

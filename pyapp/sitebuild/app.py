@@ -19,6 +19,7 @@ from ._common import (
     write_bytes,
     write_json,
 )
+from .editor import EDITOR_MANIFEST
 from .pyodide import CORE_FILES
 
 PYSCRIPT_VERSION = "0.6.66"  # 0.7.x imports pyodide.ffi.jsnull, which Pyodide 0.27.7 lacks
@@ -55,7 +56,9 @@ def _precache_files(site: Site) -> list[str]:
     """Site-relative paths the service worker caches: app shell, PyScript, Pyodide core + worker packages, ORT,
     bundled models. ``wheels/`` (for micropip users) and test-only wheels stay out."""
     out = site.out
-    files = set(json.loads((out / WEB_MANIFEST).read_text())) if (out / WEB_MANIFEST).is_file() else set()
+    files: set[str] = set()
+    for manifest in (WEB_MANIFEST, EDITOR_MANIFEST):  # web/ files, the editor bundle
+        files |= set(json.loads((out / manifest).read_text())) if (out / manifest).is_file() else set()
     for folder in ("pyscript", "shell", "icons", "ort", "models", "plugins"):
         files |= {p.relative_to(out).as_posix() for p in (out / folder).rglob("*")
                   if p.is_file() and not p.name.endswith(".map")} if (out / folder).is_dir() else set()

@@ -58,6 +58,25 @@ class Site:
             self.running = False
 
 
+def serve_built(*required: str) -> Iterator[Site]:
+    """Serve static/ for a module's tests (``yield from`` in a fixture); one-line failure if a file is unbuilt."""
+    missing = [name for name in required if not (STATIC / name).is_file()]
+    if missing:
+        pytest.fail(f"static/{missing[0]} is missing: run `python build.py`", pytrace=False)
+    site = Site()
+    yield site
+    site.stop()
+
+
+def watch(page):
+    """Record the page's uncaught errors in ``page.errors``; print its console errors and warnings."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: print(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.errors = errors
+    return page
+
+
 @pytest.fixture(scope="module")
 def app_site() -> Iterator[Site]:
     site = Site()

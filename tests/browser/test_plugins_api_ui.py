@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from app_fixtures import ROOT, STATIC, Site, launch, playwright  # noqa: F401
+from app_fixtures import ROOT, STATIC, Site, launch, playwright, serve_built, watch  # noqa: F401
 
 PLUGINS = ROOT / "plugins"
 BLANK = "plugins-api-test.html"
@@ -91,11 +91,7 @@ def ui_source(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    if not (STATIC / "pyapp" / "plugin-worker.js").is_file():
-        pytest.fail("static/pyapp/plugin-worker.js is missing: run `python build.py`", pytrace=False)
-    s = Site()
-    yield s
-    s.stop()
+    yield from serve_built("pyapp/plugin-worker.js")
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +100,11 @@ def page(playwright, site):  # noqa: F811
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(BOOT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: print(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    watch(page)
     page.route(site.url + BLANK, lambda route: route.fulfill(
         status=200, content_type="text/html", body="<!doctype html><title>plugins api</title><body></body>"))
     page.goto(site.url + BLANK)
     assert page.evaluate(IMPORT_JS) == ["function", "function"]
-    page.errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
     browser.close()

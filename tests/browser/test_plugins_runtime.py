@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from app_fixtures import ROOT, Site, launch, open_app, playwright  # noqa: F401
+from app_fixtures import ROOT, Site, launch, open_app, playwright, serve_built, watch  # noqa: F401
 
 PLUGINS = ROOT / "plugins"
 DATA = ROOT / "tests" / "data"
@@ -27,11 +27,7 @@ IMPORT_JS = """async () => {
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    if not (ROOT / "static" / "pyapp" / "plugin-worker.js").is_file():
-        pytest.fail("static/pyapp/plugin-worker.js is missing: run `python build.py`", pytrace=False)
-    s = Site()
-    yield s
-    s.stop()
+    yield from serve_built("pyapp/plugin-worker.js")
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +35,12 @@ def page(playwright, site):  # noqa: F811
     browser = launch(playwright)
     context = browser.new_context()
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: print(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    watch(page)
     # a blank page of the site's origin: the plugin host needs no shell
     page.route(site.url + BLANK, lambda route: route.fulfill(
         status=200, content_type="text/html", body="<!doctype html><title>plugins</title><body></body>"))
     page.goto(site.url + BLANK)
     assert page.evaluate(IMPORT_JS) == "function"
-    page.errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
     browser.close()

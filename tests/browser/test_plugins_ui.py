@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from app_fixtures import ROOT, Site, launch, playwright  # noqa: F401
+from app_fixtures import ROOT, Site, launch, playwright, serve_built, watch  # noqa: F401
 
 PLUGINS = ROOT / "plugins"
 BOOT_MS = 120_000
@@ -25,11 +25,7 @@ WS = "ui-tests"
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    if not (ROOT / "static" / "plugins.html").is_file():
-        pytest.fail("static/plugins.html is missing: run `python build.py`", pytrace=False)
-    s = Site()
-    yield s
-    s.stop()
+    yield from serve_built("plugins.html")
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +47,7 @@ def browser(playwright):  # noqa: F811
 def page(browser, site):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: print(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    page.errors = errors  # type: ignore[attr-defined]
+    watch(page)
     yield page
     context.close()
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from app_fixtures import ROOT, Site, launch, playwright  # noqa: F401
+from app_fixtures import ROOT, Site, launch, playwright, serve_built, watch  # noqa: F401
 
 PLUGINS = ROOT / "plugins"
 BOOT_MS = 120_000
@@ -27,11 +27,7 @@ CHAIN = {"name": "times then plus", "steps": [
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    if not (ROOT / "static" / "plugins.html").is_file():
-        pytest.fail("static/plugins.html is missing: run `python build.py`", pytrace=False)
-    s = Site()
-    yield s
-    s.stop()
+    yield from serve_built("plugins.html")
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +51,10 @@ def context(playwright, site, serve_dir, tmp_path_factory):  # noqa: F811
 
 def open_page(context, url: str):
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: print(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    watch(page)
     page.goto(url)
     page.wait_for_function("document.body.dataset.workbench === 'ready'", timeout=BOOT_MS)
     page.wait_for_selector('#plugin-list li[data-plugin="Calculator"][data-status="ready"]', timeout=BOOT_MS)
-    page.errors = errors  # type: ignore[attr-defined]
     return page
 
 

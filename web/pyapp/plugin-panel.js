@@ -8,6 +8,7 @@
 import host from "./plugins.js";
 import * as store from "./workspace.js";
 import * as flows from "./workflows.js";
+import { installWindows } from "./plugin-windows.js";
 
 // ---- reading a plugin's manifest in the page (the subset the UI needs) ------------------------------------------
 
@@ -744,7 +745,7 @@ function wire() {
     history.replaceState(null, "", location.pathname + location.search);
   });
   window.addEventListener("hashchange", guard(offerWorkflowFromHash));
-  const handled = installHandlers();
+  const handled = installHandlers() && installWindows(host);
   window.addEventListener("pyapp-plugin-event", (e) => {
     const windowEvent = e.detail.type === "create_window" || e.detail.type === "show_dialog";
     if (WINDOW_EVENTS.has(e.detail.type) && !(handled && windowEvent)) addWindow(e.detail);
