@@ -77,6 +77,16 @@ def watch(page):
     return page
 
 
+def open_workbench(playwright, site: Site, workspace: str):
+    """A new browser on the plugin workbench with ``workspace`` selected, once it says it is ready."""
+    browser = launch(playwright)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = watch(context.new_page())
+    page.goto(f"{site.url}plugins.html?w={workspace}")
+    page.wait_for_function("document.body.dataset.workbench === 'ready'", timeout=BOOT_MS)
+    return browser, context, page
+
+
 @pytest.fixture(scope="module")
 def app_site() -> Iterator[Site]:
     site = Site()

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from app_fixtures import ROOT, Site, launch, playwright, serve_built, watch  # noqa: F401
+from app_fixtures import ROOT, Site, open_workbench, playwright, serve_built  # noqa: F401
 
 CALCULATOR = (ROOT / "plugins" / "calculator.py").read_text()
 BOOT_MS = 120_000
@@ -28,12 +28,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def page(playwright, site):  # noqa: F811
-    browser = launch(playwright)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    watch(page)
-    page.goto(f"{site.url}plugins.html?w={WS}")
-    page.wait_for_function("document.body.dataset.workbench === 'ready'", timeout=BOOT_MS)
+    browser, context, page = open_workbench(playwright, site, WS)
     export = {"format": "pyapp-workspace", "version": 1, "workspace": {
         "name": WS, "plugins": {"Calculator": {"name": "Calculator", "source": CALCULATOR, "url": "",
                                                "sha256": hashlib.sha256(CALCULATOR.encode()).hexdigest(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from app_fixtures import ROOT, Site, launch, playwright, serve_built, watch  # noqa: F401
+from app_fixtures import ROOT, Site, open_workbench, playwright, serve_built  # noqa: F401
 
 BOOT_MS = 120_000
 
@@ -81,12 +81,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def page(playwright, site):  # noqa: F811
-    browser = launch(playwright)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    watch(page)
-    page.goto(f"{site.url}plugins.html?w=windows-test")
-    page.wait_for_function("document.body.dataset.workbench === 'ready'", timeout=BOOT_MS)
+    browser, context, page = open_workbench(playwright, site, "windows-test")
     entry = page.evaluate("""(s) => window.pyapp.workbench.startPlugin({source: s, filename: 'windows.py'})
         .then((e) => [e.status, e.error])""", SOURCE)
     assert entry == ["ready", ""]
