@@ -122,17 +122,18 @@ def needs_build(root: Path, out: Path) -> bool:
 
 
 def serve(root: Path, port: int = 8000, host: str = "127.0.0.1", build: bool = True,
-          ready: threading.Event | None = None) -> None:
-    """Build ``root/static`` when needed (unless ``build`` is False), then serve it until Ctrl-C.
+          ready: threading.Event | None = None, out: Path | None = None) -> None:
+    """Build the site when needed (unless ``build`` is False), then serve it until Ctrl-C.
 
+    ``out`` defaults to ``root/static`` in a checkout and to ``<user cache>/site`` for an installed pyapp.
     Raises ``sitebuild.BuildError`` when the build fails or there is nothing to serve.
     """
-    from .sitebuild import BuildError, build_site
+    from .sitebuild import BuildError, build_site, is_checkout, user_cache
 
     root = root.resolve()
-    out = root / "static"
+    out = (out or (root / "static" if is_checkout(root) else user_cache() / "site")).resolve()
     if build and needs_build(root, out):
-        build_site(root, out)
+        build_site(root, out)  # an installed pyapp caches its downloads in the user's cache folder
     if not (out / "index.html").is_file() and not (out / "pyodide").is_dir():
         raise BuildError(f"{out} holds no built site: run `pyapp build` first")
     server = make_server(out, port, host)
@@ -153,7 +154,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from .sitebuild import BuildError, default_root
 
     try:
-        serve(args.root or default_root(), port=args.port, host=args.host, build=not args.no_build)
+        serve(args.root or default_root(), port=args.port, host=args.host, build=not args.no_build, out=args.out)
     except (BuildError, OSError) as exc:
         print(f"pyapp serve: error: {exc}", file=sys.stderr)
         return 1
@@ -167,6 +168,8 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     p.add_argument("--no-build", action="store_true", help="serve static/ as it is, without building")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="site folder (default: static/ of a checkout; an installed pyapp uses ~/.cache/pyapp/site)")
     p.add_argument("--root", type=Path, default=None, metavar="DIR",
                    help="pyapp source checkout holding static/ (default: this package's checkout, else the cwd)")
     p.set_defaults(func=run_serve)

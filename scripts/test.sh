@@ -30,6 +30,18 @@ npm ci --no-audit --no-fund --loglevel=error
 step "build the site offline: static/ (Pyodide + our wheels, onnxruntime-web, web app, bundled models)"
 .venv/bin/python build.py
 
+step "ship: wheel + sdist, the wheel installed in a clean venv outside the checkout builds the site (zip)"
+ROOT=$PWD
+SHIP=$(mktemp -d /tmp/pyapp-ship.XXXXXX)
+.venv/bin/python -m pip wheel -q --no-deps --no-build-isolation -w "$SHIP/dist" .
+(cd "$SHIP" && "$ROOT/.venv/bin/python" -m build -q --sdist --no-isolation -o "$SHIP/dist" "$ROOT" >/dev/null)
+tar tzf "$SHIP"/dist/pyapp-*.tar.gz > "$SHIP/sdist.txt"
+grep -q '/web/index.html$' "$SHIP/sdist.txt" || { echo "the sdist lacks web/ (MANIFEST.in)" >&2; exit 1; }
+"$PY" -m venv "$SHIP/venv"
+"$SHIP/venv/bin/python" -m pip install -q "$(ls "$SHIP"/dist/pyapp-*.whl)[cpu]"
+(cd "$SHIP" && venv/bin/pyapp build --out site --cache "$ROOT/build/cache" --zip site.zip | tail -n 2)
+export PYAPP_SHIP_ZIP="$SHIP/site.zip"
+
 offline() {
     # run "$@" without network (loopback only); fall back to the plain network when namespaces are unavailable
     if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then

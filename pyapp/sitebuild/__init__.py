@@ -46,6 +46,7 @@ from ._common import (
 from .app import ICON_SIZES, PYSCRIPT_VERSION, SHELL_SOURCES, WORKER_PACKAGES, build_app
 from .assets import ORT_FILES, ORT_VERSION, RESERVED, build_ort, build_web, ort_references
 from .editor import EDITOR_MANIFEST, ESBUILD_VERSION, build_editor
+from .kit import check_root, default_root, is_checkout, stage_npm, user_cache, zip_site
 from .models import build_models
 from .plugins import build_plugins
 from .pyodide import (
@@ -127,6 +128,7 @@ __all__ = [
     "fetch_pure_wheel",
     "find_wheel",
     "install_official_files",
+    "is_checkout",
     "lock_entry",
     "main",
     "mirror_dir",
@@ -148,12 +150,14 @@ __all__ = [
     "sha256_bytes",
     "sha256_file",
     "tool_error",
+    "user_cache",
     "wheel_imports",
     "wheel_metadata",
     "wheel_name_version",
     "write_bytes",
     "write_json",
     "write_simple_index",
+    "zip_site",
 ]
 
 STEPS: dict[str, Callable[[Site], None]] = {
@@ -161,12 +165,6 @@ STEPS: dict[str, Callable[[Site], None]] = {
     "models": build_models,
     "plugins": build_plugins, "app": build_app,
 }
-
-
-def default_root() -> Path:
-    """The source checkout: the folder above this package when it holds pyproject.toml, else the cwd."""
-    here = Path(__file__).resolve().parents[2]
-    return here if (here / "pyproject.toml").is_file() else Path.cwd()
 
 
 def build_site(
@@ -180,16 +178,28 @@ def build_site(
 ) -> None:
     """Build the steps ``only`` (default: all of STEPS, in order) of ``root`` into ``out`` (default root/static).
 
-    ``cache`` defaults to ``root/build/cache``, ``wheels`` to ``root/wheels``. Raises BuildError (one line).
+    In a checkout ``out`` defaults to ``root/static``, ``cache`` to ``root/build/cache`` and ``wheels`` to
+    ``root/wheels``. From an installed wheel's kit (see :mod:`.kit`) nothing is written next to the package:
+    ``out`` defaults to ``./static``, ``cache`` to the user's cache folder, ``wheels`` to ``<cache>/wheels`` and
+    npm runs in ``<cache>/npm``. Raises BuildError (one line).
     """
     root = root.resolve()
-    site = Site(root=root, out=(out or root / "static").resolve(), cache=(cache or root / "build" / "cache").resolve(),
-                wheels=(wheels or root / "wheels").resolve(), wheels_url=wheels_url)
+    check_root(root)
+    if is_checkout(root):
+        site = Site(root=root, out=(out or root / "static").resolve(),
+                    cache=(cache or root / "build" / "cache").resolve(),
+                    wheels=(wheels or root / "wheels").resolve(), wheels_url=wheels_url)
+    else:
+        cache = (cache or user_cache() / "build").resolve()
+        site = Site(root=root, out=(out or Path.cwd() / "static").resolve(), cache=cache,
+                    wheels=(wheels or cache / "wheels").resolve(), wheels_url=wheels_url, npm_root=cache / "npm")
     unknown = [s for s in only or () if s not in STEPS]
     if unknown:
         raise BuildError(f"unknown step {unknown[0]!r} (choose from {', '.join(STEPS)})")
     site.cache.mkdir(parents=True, exist_ok=True)
     site.out.mkdir(parents=True, exist_ok=True)
+    if site.npm_root is not None:
+        stage_npm(root, site.npm_root)
     steps = [s for s in STEPS if s in only] if only else list(STEPS)
     for step in steps:
         STEPS[step](site)
@@ -206,6 +216,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pyapp source checkout (default: this package's checkout, else the cwd)")
     parser.add_argument("--cache", type=Path, default=None, metavar="DIR", help="download cache (ROOT/build/cache)")
     parser.add_argument("--wheels-dir", type=Path, default=None, metavar="DIR", help="wheel folder (ROOT/wheels)")
+    parser.add_argument("--zip", type=Path, default=None, metavar="FILE",
+                        help="also pack the built site into one zip (host it anywhere, see docs/deploy.md)")
     parser.add_argument("--wheels-url", default="", metavar="URL",
                         help="absolute URL where wheels/ is served, for absolute file URLs in wheels/simple/")
 
@@ -213,8 +225,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_build(args: argparse.Namespace, prog: str = "pyapp build") -> int:
     """Run a build from parsed options; print a one-line error and return 1 on failure."""
     try:
-        build_site(args.root or default_root(), args.out, only=args.only, cache=args.cache,
+        root = args.root or default_root()
+        build_site(root, args.out, only=args.only, cache=args.cache,
                    wheels=args.wheels_dir, wheels_url=args.wheels_url)
+        if args.zip is not None:
+            out = args.out or (root / "static" if is_checkout(root) else Path.cwd() / "static")
+            zip_site(Path(out), args.zip)
     except BuildError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1

@@ -30,10 +30,16 @@ class Site:
     cache: Path
     wheels: Path
     wheels_url: str = ""
+    #: Where package.json sits and ``npm ci`` writes node_modules (the checkout, or ``<cache>/npm`` for a kit).
+    npm_root: Path | None = None
+
+    @property
+    def npm_dir(self) -> Path:
+        return self.npm_root or self.root
 
     @property
     def node_modules(self) -> Path:
-        return self.root / "node_modules"
+        return self.npm_dir / "node_modules"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -108,7 +114,25 @@ def run_tool(cmd: Sequence[str], what: str, cwd: Path, env: dict[str, str] | Non
     say("running", " ".join(cmd))
     proc = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise BuildError(f"{what} failed (registry unreachable and nothing cached?): {tool_error(proc)}")
+        raise BuildError(f"{what} failed: {failure_cause(proc)}")
+
+
+#: Output fragments of npm and pip that mean the registry could not be reached.
+_NETWORK = re.compile(r"ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|network|"
+                      r"Failed to establish a new connection|Temporary failure in name resolution|"
+                      r"Max retries exceeded|Could not fetch URL|timed out", re.IGNORECASE)
+_LOCK = re.compile(r"in sync|package-lock\.json.*(missing|invalid|does not satisfy)|EUSAGE", re.IGNORECASE)
+
+
+def failure_cause(proc: subprocess.CompletedProcess[str]) -> str:
+    """Name the real cause of a failed npm/pip run: registry unreachable, lock mismatch, else the tool's line."""
+    text = proc.stdout + "\n" + proc.stderr
+    line = tool_error(proc)
+    if _LOCK.search(text):
+        return f"package.json and package-lock.json do not match (npm ci needs them in sync): {line}"
+    if _NETWORK.search(text):
+        return f"the package registry could not be reached (offline, proxy or firewall?): {line}"
+    return line
 
 
 def tool_error(proc: subprocess.CompletedProcess[str]) -> str:
@@ -174,7 +198,8 @@ def npm_package_dir(site: Site, name: str, version: str) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise BuildError(f"npm not found on PATH and node_modules/{name}@{version} is missing: install Node.js 20+")
-    run_tool([npm, "ci", "--no-audit", "--no-fund"], f"npm ci ({name}@{version})", cwd=site.root)
+    run_tool([npm, "ci", "--no-audit", "--no-fund"], f"npm ci ({name}@{version}) in {rel(site.npm_dir)}",
+             cwd=site.npm_dir)
     if not installed():
         raise BuildError(f"npm ci did not install {name}@{version}: check package.json")
     say("fetched", f"{rel(pkg_dir)} {version}")

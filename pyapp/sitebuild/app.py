@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from .. import __version__
 from ._common import (
     WEB_MANIFEST,
     BuildError,
@@ -105,5 +106,8 @@ def build_app(site: Site) -> None:
     digest = hashlib.sha256()
     for name in files:
         digest.update(name.encode() + (sha256_file(site.out / name).encode() if name else b""))
-    body = json.dumps({"version": digest.hexdigest()[:16], "files": files}, indent=1)
+    build = digest.hexdigest()[:16]
+    # the page shows which release and which build it runs (docs/deploy.md: updates reach installed apps)
+    write_json(site.out / "version.json", {"version": __version__, "build": build})
+    body = json.dumps({"version": build, "files": [*files, "version.json"]}, indent=1)
     write_bytes(site.out / "precache.js", f"self.PRECACHE = {body};\n".encode())

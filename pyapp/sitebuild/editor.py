@@ -10,6 +10,7 @@ service worker's precache list.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -60,10 +61,12 @@ def bundle_editor(site: Site) -> bytes:
         raise BuildError(f"{rel(esbuild)} is missing: run `npm ci` (esbuild@{ESBUILD_VERSION} is a devDependency)")
     with tempfile.TemporaryDirectory() as tmp:
         outfile = Path(tmp) / "editor.bundle.js"
-        cmd = [str(esbuild), ENTRY.as_posix(), "--bundle", "--format=esm", "--minify", "--log-level=error",
+        cmd = [str(esbuild), str(site.root / ENTRY), "--bundle", "--format=esm", "--minify", "--log-level=error",
                "--legal-comments=none", f"--outfile={outfile}"]
         say("running", f"esbuild {ENTRY.as_posix()} --bundle --format=esm --minify")
-        proc = subprocess.run(cmd, cwd=site.root, capture_output=True, text=True, check=False)
+        # NODE_PATH: a kit's entry sits in site-packages, its node_modules in the build cache
+        env = {**os.environ, "NODE_PATH": str(site.node_modules)}
+        proc = subprocess.run(cmd, cwd=site.npm_dir, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0 or not outfile.is_file():
             raise BuildError(f"esbuild failed on {ENTRY.as_posix()}: {esbuild_error(proc)}")
         return outfile.read_bytes()

@@ -176,8 +176,10 @@ def build_own_wheel(site: Site) -> Path:
     Uses ``--no-build-isolation`` when this interpreter has the backend (offline), else pip's isolated build
     (needs PyPI for setuptools). The staged copy keeps build/ and *.egg-info out of the checkout.
     """
-    if not (site.root / "pyproject.toml").is_file():
-        raise BuildError(f"{site.root} has no pyproject.toml: build from a pyapp source checkout (--root)")
+    if not (site.root / "pyproject.toml").is_file():  # an installed wheel's kit: ship the installed code
+        from .kit import repack_installed_wheel
+
+        return repack_installed_wheel(site.wheels, site.cache)
     stamp = site.cache / "own-wheel.json"
     digest = own_source_digest(site.root)
     if stamp.is_file():

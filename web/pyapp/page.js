@@ -4,10 +4,12 @@ import pyapp from "./app.js";
 import * as imaging from "./imaging.js";
 import { makeCamera } from "./camera.js";
 import { setupPwa } from "./pwa.js";
+import { showVersion } from "./version.js";
 
 pyapp.imaging = imaging;
 pyapp.camera = makeCamera(pyapp);
 pyapp.offline = setupPwa();
+pyapp.version = showVersion(document.getElementById("app-version"));  // {version, build}
 
 const status = document.getElementById("status");
 pyapp.ready.catch((err) => {
