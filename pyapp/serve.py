@@ -125,13 +125,14 @@ def serve(root: Path, port: int = 8000, host: str = "127.0.0.1", build: bool = T
           ready: threading.Event | None = None, out: Path | None = None) -> None:
     """Build the site when needed (unless ``build`` is False), then serve it until Ctrl-C.
 
-    ``out`` defaults to ``root/static`` in a checkout and to ``<user cache>/site`` for an installed pyapp.
+    ``out`` defaults to ``root/static``, and to ``<user cache>/site`` for an installed pyapp's kit.
     Raises ``sitebuild.BuildError`` when the build fails or there is nothing to serve.
     """
-    from .sitebuild import BuildError, build_site, is_checkout, user_cache
+    from .sitebuild import BuildError, build_site, user_cache
+    from .sitebuild.kit import KIT
 
     root = root.resolve()
-    out = (out or (root / "static" if is_checkout(root) else user_cache() / "site")).resolve()
+    out = (out or (user_cache() / "site" if root == KIT.resolve() else root / "static")).resolve()
     if build and needs_build(root, out):
         build_site(root, out)  # an installed pyapp caches its downloads in the user's cache folder
     if not (out / "index.html").is_file() and not (out / "pyodide").is_dir():

@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 
 import pytest
 
+import pyapp
 from pyapp import sitebuild
 from pyapp.sitebuild import CORE_FILES, ORT_FILES, PURE_WHEELS, BuildError, build_site
 
@@ -202,11 +203,23 @@ def test_corrupt_official_file_refused(site_copy: dict[str, Path]) -> None:
     assert not (site_copy["out"] / "pyodide" / name).exists()
 
 
-def test_unknown_step_and_missing_checkout(tmp_path: Path) -> None:
+def test_unknown_step(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="unknown step"):
         build_site(ROOT, tmp_path / "out", only=["nope"], cache=tmp_path / "c", wheels=tmp_path / "w")
-    with pytest.raises(BuildError, match=r"no pyproject\.toml"):
-        sitebuild.build_own_wheel(sitebuild.Site(tmp_path, tmp_path / "o", tmp_path / "c", tmp_path / "w"))
+
+
+def test_outside_a_checkout_our_wheel_is_repacked_from_the_installed_package(tmp_path: Path) -> None:
+    """No pyproject.toml (an installed wheel's kit): the Pyodide wheel holds the installed files, no kit."""
+    site = sitebuild.Site(tmp_path, tmp_path / "o", tmp_path / "c", tmp_path / "w")
+    wheel = sitebuild.build_own_wheel(site)
+    assert wheel.name == f"pyapp-{pyapp.__version__}-py3-none-any.whl" and wheel.parent == tmp_path / "w"
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "pyapp/__init__.py" in names and "pyapp/spec/__init__.py" in names
+    assert not [n for n in names if n.startswith("pyapp/_kit/") or "__pycache__" in n]
+    source = (ROOT / "pyapp" / "spec" / "_load.py").read_bytes()
+    assert zipfile.ZipFile(wheel).read("pyapp/spec/_load.py") == source
+    again = sitebuild.build_own_wheel(site)  # unchanged sources: the same bytes
+    assert again.read_bytes() == wheel.read_bytes()
 
 
 def test_ort_references_are_shipped() -> None:

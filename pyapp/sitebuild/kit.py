@@ -90,7 +90,7 @@ def repack_installed_wheel(wheels: Path, cache: Path) -> Path:
     version = dist.version
     name = f"pyapp-{version}-py3-none-any.whl"
     info = f"pyapp-{version}.dist-info"
-    metadata = dist.read_text("METADATA")
+    metadata = dist.read_text("METADATA") or dist.read_text("PKG-INFO")  # wheel install, or egg-info
     if not metadata:
         raise BuildError("the installed pyapp has no METADATA: reinstall it")
     items = {arc: path.read_bytes() for arc, path in members}
