@@ -434,7 +434,8 @@ def _objects(depth: int) -> Any:
 
 
 def make_document() -> dict[str, Any]:
-    limits = {"max_depth": MAX_DEPTH, "max_ndim": MAX_NDIM, "max_dim": MAX_DIM, "forbidden_keys": sorted(FORBIDDEN_KEYS)}
+    limits = {"max_depth": MAX_DEPTH, "max_ndim": MAX_NDIM, "max_dim": MAX_DIM,
+              "forbidden_keys": sorted(FORBIDDEN_KEYS)}
     return {"_doc": DOC, "description": DOC["vectors"], "version": WIRE_VERSION, "limits": limits,
             "vectors": make_vectors(), "refuse": make_refusals()}
 
