@@ -97,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if args.debug:
             raise
-        print(f"pyapp {args.command}: error: {err} (run with --debug for the traceback)", file=sys.stderr)
+        from .spec._load import one_line
+
+        print(f"pyapp {args.command}: error: {one_line(err)} (run with --debug for the traceback)", file=sys.stderr)
         return 1
 
 
