@@ -139,6 +139,17 @@ def test_limits_are_raised_and_lowered_by_environment(monkeypatch: pytest.Monkey
     assert "PYAPP_MAX_FILE_BYTES" in errors(validate(EXAMPLE))["weights.onnx.source"]
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2000000", 2_000_000), ("1_000_000", 1_000_000), ("500M", 500_000_000), ("8GiB", 8 * 2**30), ("8GB", 8 * 10**9),
+    ("3 MiB", 3 * 2**20), ("12kb", 12_000), ("0", None), ("-5", None), ("1.5G", None), ("lots", None), ("", None),
+])
+def test_limit_amounts(monkeypatch: pytest.MonkeyPatch, text: str, expected: int | None) -> None:
+    from pyapp.spec._limits import Limits, current
+
+    monkeypatch.setenv("PYAPP_MAX_IMAGE_BYTES", text)
+    assert current().image_bytes == (expected or Limits().image_bytes)
+
+
 def _model04(channels: int, offset: int = 0) -> dict[str, Any]:
     return {
         "type": "model", "format_version": "0.4.10", "name": "channels", "description": "d",

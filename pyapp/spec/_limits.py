@@ -18,6 +18,7 @@ limit                   environment variable            default
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -42,13 +43,28 @@ def variable(name: str) -> str:
     return f"PYAPP_MAX_{name.upper()}"
 
 
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+_AMOUNT = re.compile(r"\s*([0-9_]+)\s*([a-z]*?)b?\s*", re.IGNORECASE)
+
+
+def _amount(text: str) -> int | None:
+    """``"2000000"``, ``"1_000_000"``, ``"500M"``, ``"8GiB"`` as an int; None when it is not one."""
+    match = _AMOUNT.fullmatch(text)
+    unit = match.group(2).lower() if match else ""
+    unit = unit + "b" if unit.endswith("i") else unit
+    if not match or unit not in _UNITS:
+        return None
+    return int(match.group(1).replace("_", "") or 0) * _UNITS[unit]
+
+
 def current() -> Limits:
-    """The limits now: the defaults, overridden by each ``PYAPP_MAX_*`` variable holding a positive integer."""
+    """The limits now: the defaults, overridden by each ``PYAPP_MAX_*`` variable holding a positive amount
+    (digits, optionally with ``_`` and a unit ``k M G KiB MiB GiB``); other values are ignored."""
     values: dict[str, int] = {}
     for f in fields(Limits):
-        raw = os.environ.get(variable(f.name), "").strip().replace("_", "")
-        if raw.isdigit() and int(raw) > 0:
-            values[f.name] = int(raw)
+        amount = _amount(os.environ.get(variable(f.name), ""))
+        if amount:
+            values[f.name] = amount
     return Limits(**values)
 
 
