@@ -64,7 +64,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
 
     report = asyncio.run(test_model(model))
     if report.error:
-        print(f"{args.model}: failed: {report.error}")
+        print(f"{args.model}: failed: {' '.join(report.error.split())}")  # one line
         return 1
     for check in report.checks:
         print(f"{args.model}: {'ok' if check.passed else 'MISMATCH'}: {check.message}")

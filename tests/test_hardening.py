@@ -263,3 +263,11 @@ def test_predict_refuses_clashing_outputs_and_bad_values(tmp_path: Path) -> None
         line = one_error_line(run_cli("predict", pkg, tmp_path / "a" / "img.npy", tmp_path / name, "-o", out))
         assert name in line and fragment in line, line
         assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["predict"], ["bogus"], ["validate", "--bad"], ["serve", "--port", "x"]])
+def test_usage_errors_are_one_line(args: list[str]) -> None:
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and not proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0] and "--help" in lines[0], proc.stderr
