@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,26 @@ def _tiff_claiming(width: int, height: int) -> bytes:
                                                  else struct.pack("<HHIHH", tag, kind, 1, value, 0)
                                                  for tag, kind, value in tags) + struct.pack("<I", 0)
     return b"II*\x00" + struct.pack("<I", 8) + ifd + bytes(8)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width × height 8-bit grey pixels, with one tiny compressed row."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(9))) + chunk(b"IEND", b"")
+
+
+def test_png_bomb(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_claiming(100_000, 100_000))
+    out = tmp_path / "out"
+    line = one_error_line(run_cli("predict", package(tmp_path), bomb, "-o", out))
+    assert "bomb.png" in line and "pixels" in line and not out.exists()
+    bomb.write_bytes(_png_claiming(12_000, 12_000))  # under Pillow's own bomb limit, over ours when lowered
+    line = one_error_line(run_cli("predict", package(tmp_path, name="p2"), bomb, "-o", out,
+                                  env={"PYAPP_MAX_IMAGE_BYTES": "100MB"}))
+    assert "PYAPP_MAX_IMAGE_BYTES" in line and not out.exists()
 
 
 def test_tiff_bomb_and_npy_bomb(tmp_path: Path) -> None:
