@@ -62,6 +62,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._limits import FORBIDDEN_KEYS, MAX_DEPTH, MAX_DIM, MAX_NDIM, check_data, check_key
 from ._types import CodecError, Interface, RemoteError
 
 __all__ = [
@@ -86,18 +87,6 @@ DTYPES = (
     "float16", "float32", "float64", "complex64", "complex128",
 )
 """The ndarray dtypes the wire carries (names as in numpy and in ``_rdtype``)."""
-
-MAX_DEPTH = 64
-"""Deepest nesting of arrays/objects a message's ``data`` may have (see the module docstring)."""
-MAX_NDIM = 32
-"""Most dimensions an ndarray may have."""
-MAX_DIM = 2**31 - 1
-"""Largest size of one ndarray dimension (an index fits a signed 32-bit int: Pyodide's numpy is wasm32)."""
-FORBIDDEN_KEYS = frozenset({
-    "__proto__", "constructor", "toString", "toLocaleString", "valueOf", "hasOwnProperty", "isPrototypeOf",
-    "propertyIsEnumerable", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__",
-})
-"""Object keys refused on the wire: the properties of JavaScript's ``Object.prototype`` (prototype pollution)."""
 
 _MAX_SAFE_INT = 2**53
 
@@ -164,34 +153,6 @@ class _Decoder:
         return self.buffers[index]
 
 
-def _key(key: str, path: str) -> str:
-    """``key`` when it may travel as an object key; CodecError for JavaScript prototype property names."""
-    if key in FORBIDDEN_KEYS:
-        raise CodecError(f"key {key!r} is not allowed: it names a JavaScript prototype property", path)
-    return key
-
-
-def _check_data(data: Any, path: str) -> None:
-    """CodecError when ``data`` nests deeper than :data:`MAX_DEPTH` or has a key of :data:`FORBIDDEN_KEYS`.
-
-    Iterative (no recursion), so a hostile message cannot exhaust the stack before it is refused.
-    """
-    stack: list[tuple[Any, int, str]] = [(data, 1, path)]
-    while stack:
-        item, depth, where = stack.pop()
-        if isinstance(item, dict):
-            for key in item:
-                _key(key, where)
-            children = ((v, f"{where}[{json.dumps(k)}]") for k, v in item.items())
-        elif isinstance(item, list | tuple):
-            children = ((v, f"{where}[{i}]") for i, v in enumerate(item))
-        else:
-            continue
-        if depth > MAX_DEPTH:
-            raise CodecError(f"message nests deeper than {MAX_DEPTH} arrays/objects", where)
-        stack.extend((child, depth + 1, sub) for child, sub in children if isinstance(child, dict | list | tuple))
-
-
 def _type_name(value: object) -> str:
     cls = type(value)
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
@@ -229,7 +190,7 @@ def _enc_dict(enc: _Encoder, value: dict, path: str) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CodecError(f"dict keys must be strings, got {key!r} ({_type_name(key)})", path)
-            out[_key(key, path)] = enc.value(item, f"{path}[{json.dumps(key)}]")
+            out[check_key(key, path)] = enc.value(item, f"{path}[{json.dumps(key)}]")
         return {"_rtype": "dict", "_rvalue": out} if "_rtype" in out else out
 
     return enc.container(value, path, items)
@@ -296,7 +257,7 @@ def _dec_method(dec: _Decoder, data: dict[str, Any], path: str) -> Callable[...,
 
 
 def _enc_interface(enc: _Encoder, value: Interface, path: str) -> Any:
-    members = {_key(name, path): _enc_method(enc, member, f"{path}.{name}") for name, member in value.items()}
+    members = {check_key(name, path): _enc_method(enc, member, f"{path}.{name}") for name, member in value.items()}
     return {"_rtype": "interface", "_rvalue": members}
 
 
@@ -421,7 +382,7 @@ def encode(value: Any, *, register: Register | None = None, root: str = "value")
         data = enc.value(value, root)
     except RecursionError:
         raise CodecError(f"value nests deeper than {MAX_DEPTH} arrays/objects", root) from None
-    _check_data(data, root)
+    check_data(data, root)
     return data, enc.buffers
 
 
@@ -434,5 +395,5 @@ def decode(data: Any, buffers: list[Any] = (), *, make_proxy: MakeProxy | None =
         An unknown ``_rtype``, a missing or malformed field, a bad buffer index or size, a remote function
         without a ``make_proxy`` factory, or a message outside the limits of the module docstring.
     """
-    _check_data(data, root)
+    check_data(data, root)
     return _Decoder(list(buffers), make_proxy).value(data, root)

@@ -83,10 +83,10 @@ class DirRoot:
     def read(self, name: str) -> bytes:
         target = self._file(name)
         try:
-            size = target.stat().st_size
-            if not stat.S_ISREG(target.stat().st_mode):
+            info = target.stat()
+            if not stat.S_ISREG(info.st_mode):
                 raise SourceError(f"{name!r} is not a regular file")
-            check_size(name, "file size", size, "file_bytes")
+            check_size(name, "file size", info.st_size, "file_bytes")
             return target.read_bytes()
         except FileNotFoundError:
             raise SourceError(f"{name!r} not found") from None
