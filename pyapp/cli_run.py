@@ -114,7 +114,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     del array
     runner = ModelRunner(model)
     outdir = Path(args.outdir)
-    created = not outdir.exists()
+    created = [d for d in (outdir, *outdir.parents) if not d.exists()]  # innermost first
     outdir.mkdir(parents=True, exist_ok=True)
     tile = _expand_tile(args.tile, model)
     try:
@@ -129,8 +129,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 target = write_image(outdir / name, out, out_axes)  # a temporary name, renamed when complete
                 print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
     except BaseException:
-        if created and not any(outdir.iterdir()):
-            outdir.rmdir()  # leave no empty OUTDIR behind
+        for folder in created:  # leave no empty OUTDIR (nor the parents made for it) behind
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
         raise
     print(f"{len(args.inputs)} images done with {runner.backend.name}")
     return 0

@@ -292,3 +292,24 @@ def test_usage_errors_are_one_line(args: list[str]) -> None:
     assert proc.returncode == 2 and not proc.stdout
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0] and "--help" in lines[0], proc.stderr
+
+
+def test_predict_failing_midway_leaves_no_empty_outdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk that fails on the first write: the OUTDIR predict created (and its new parent) is removed again,
+    with no temporary file left."""
+    import pyapp.io._images as images
+    from pyapp.cli import main
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    np.save(tmp_path / "x.npy", np.zeros((32, 32), np.float32))
+    monkeypatch.setattr(images.np, "save", disk_full)  # write_image's own temporary file + rename path runs
+    out = tmp_path / "new" / "out"
+    assert main(["predict", str(package(tmp_path)), str(tmp_path / "x.npy"), "-o", str(out), "--format", "npy"]) == 1
+    assert not (tmp_path / "new").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert main(["predict", str(package(tmp_path, name="p2")), str(tmp_path / "x.npy"), "-o", str(kept),
+                 "--format", "npy"]) == 1
+    assert kept.is_dir() and not any(kept.iterdir())  # a folder the user made stays, empty
