@@ -98,6 +98,14 @@ def test_io_checks_refuse_files_outside(tmp_path: Path, source: str) -> None:
                                   or "relative path" in message)
 
 
+def test_package_folder_whose_description_links_outside(tmp_path: Path) -> None:
+    (tmp_path / "secret.yaml").write_text("type: model\nname: secret\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "rdf.yaml").symlink_to(tmp_path / "secret.yaml")
+    [issue] = validate(tmp_path / "pkg")
+    assert "out of the package" in issue.message
+
+
 def test_zip_symlink_member_is_not_read() -> None:
     buf = io.BytesIO()
     text = EXAMPLE.read_text().replace("documentation: README.md", "documentation: link.md")

@@ -68,7 +68,8 @@ class DirRoot:
     path: Path
     label: str = ""
 
-    def _file(self, name: str) -> Path:
+    def locate(self, name: str) -> Path:
+        """The path of ``name`` inside the folder; SourceError when it would lead outside."""
         relative = package_path(name)
         target = self.path / relative
         base = self.path.resolve()
@@ -78,10 +79,10 @@ class DirRoot:
         return target
 
     def exists(self, name: str) -> bool:
-        return self._file(name).is_file()
+        return self.locate(name).is_file()
 
     def read(self, name: str) -> bytes:
-        target = self._file(name)
+        target = self.locate(name)
         try:
             info = target.stat()
             if not stat.S_ISREG(info.st_mode):
@@ -241,7 +242,8 @@ def _read_capped(path: Path, limit: str) -> bytes:
 def _open_dir(path: Path) -> tuple[bytes, Root]:
     names = [p.name for p in path.iterdir() if p.is_file()]
     name = _find_in_names(names, str(path))
-    return _read_capped(path / name, "yaml_bytes"), DirRoot(path, label=str(path / name))
+    root = DirRoot(path, label=str(path / name))
+    return _read_capped(root.locate(name), "yaml_bytes"), root  # a linked description must stay inside too
 
 
 def open_source(src: str | os.PathLike[str] | bytes, *, allow_network: bool = False) -> tuple[bytes, Root]:
