@@ -209,6 +209,19 @@ def test_zip_entries_are_checked_before_reading() -> None:
     assert len(issues) == 1 and "PYAPP_MAX_YAML_BYTES" in issues[0].message
 
 
+def test_zip_with_too_many_members(monkeypatch: pytest.MonkeyPatch) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in EXAMPLE.parent.iterdir():
+            zf.write(f, f.name)
+        for i in range(20):
+            zf.writestr(f"junk/{i}", b"")
+    assert not errors(validate(buf.getvalue()))
+    monkeypatch.setenv("PYAPP_MAX_ZIP_ENTRIES", "10")
+    [issue] = validate(buf.getvalue())
+    assert "entries in the zip (25)" in issue.message and "PYAPP_MAX_ZIP_ENTRIES" in issue.message
+
+
 # ---- validate never raises ---------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ limit                   environment variable            default
 ``yaml_depth``          ``PYAPP_MAX_YAML_DEPTH``        100 levels of nested lists/mappings
 ``channels``            ``PYAPP_MAX_CHANNELS``          65,536 channels declared for one tensor
 ``file_bytes``          ``PYAPP_MAX_FILE_BYTES``        2 GiB for one package file (zip entry, weights)
+``zip_entries``         ``PYAPP_MAX_ZIP_ENTRIES``       10,000 members in a zip package
 ``image_bytes``         ``PYAPP_MAX_IMAGE_BYTES``       2 GiB of pixels for one decoded image or array
 ======================= =============================== =================================================
 """
@@ -35,6 +36,7 @@ class Limits:
     yaml_depth: int = 100
     channels: int = 65_536
     file_bytes: int = 2 * 2**30
+    zip_entries: int = 10_000
     image_bytes: int = 2 * 2**30
 
 

@@ -9,6 +9,7 @@ by its declared size, so a zip bomb is refused before it inflates). No network u
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -119,12 +120,13 @@ class ZipRoot:
     prefix: str = ""
     label: str = ""
 
-    def _names(self) -> set[str]:
+    @functools.cached_property
+    def _names(self) -> frozenset[str]:
         with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
-            return set(zf.namelist())
+            return frozenset(zf.namelist())
 
     def exists(self, name: str) -> bool:
-        return self.prefix + package_path(name) in self._names()
+        return self.prefix + package_path(name) in self._names
 
     def read(self, name: str) -> bytes:
         member = self.prefix + package_path(name)
@@ -221,6 +223,7 @@ def _find_in_names(names: list[str], label: str) -> str:
 def _open_zip(data: bytes, label: str) -> tuple[bytes, Root]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            check_size(label, "entries in the zip", len(zf.infolist()), "zip_entries")
             name = _find_in_names(zf.namelist(), label)
             text = _zip_member(zf, package_path(name), f"{label}/{name}", "yaml_bytes")
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
