@@ -6,7 +6,7 @@ Every limit has a default that fits ordinary bioimage.io packages and an environ
 ======================= =============================== =================================================
 limit                   environment variable            default
 ======================= =============================== =================================================
-``yaml_bytes``          ``PYAPP_MAX_YAML_BYTES``        2 MiB of description text
+``yaml_bytes``          ``PYAPP_MAX_YAML_BYTES``        256 KiB of description text (real ones: ~4 kB)
 ``yaml_nodes``          ``PYAPP_MAX_YAML_NODES``        1,000,000 YAML nodes after alias expansion
 ``yaml_depth``          ``PYAPP_MAX_YAML_DEPTH``        100 levels of nested lists/mappings
 ``channels``            ``PYAPP_MAX_CHANNELS``          65,536 channels declared for one tensor
@@ -31,7 +31,7 @@ from ._fields import Collector, join
 class Limits:
     """The limits in force (see the module docstring); :func:`current` reads them from the environment."""
 
-    yaml_bytes: int = 2 * 2**20
+    yaml_bytes: int = 256 * 2**10
     yaml_nodes: int = 1_000_000
     yaml_depth: int = 100
     channels: int = 65_536
