@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if args.debug:
             raise
-        from .spec._load import one_line
+        from .spec._errors import one_line
 
         print(f"pyapp {args.command}: error: {one_line(err)} (run with --debug for the traceback)", file=sys.stderr)
         return 1

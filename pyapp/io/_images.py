@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..spec._errors import one_line
 from ._guard import ImageError, check_image_size, load_npy
 
 AXIS_LETTERS = "bctzyxi"
@@ -61,10 +62,6 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, str | None]:
     return array, letters
 
 
-def _first_line(err: BaseException) -> str:
-    return " ".join(str(err).split("\n", 1)[0].split()) or type(err).__name__
-
-
 def _read_photo(path: Path) -> np.ndarray:
     """A png/jpg/... decoded after its header's size passed the memory check (Pillow reads headers lazily;
     its own decompression-bomb error still applies above 2 × ``Image.MAX_IMAGE_PIXELS``)."""
@@ -113,7 +110,7 @@ def read_image(path: str | os.PathLike[str], *, axes: str | None = None) -> tupl
     except MemoryError:
         raise ImageError(f"{path}: not enough memory to read this image") from None
     except Exception as err:
-        raise ImageError(f"{path}: cannot read image: {_first_line(err)}") from err
+        raise ImageError(f"{path}: cannot read image: {one_line(err)}") from err
     if axes is None:
         axes = file_axes or guess_axes(array.shape, color_last=suffix in _PHOTO_SUFFIXES)
     return array, _check_axes(axes, array.shape, path)

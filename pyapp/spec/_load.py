@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from ._convert04 import convert_model04
+from ._errors import one_line
 from ._fields import Collector
 from ._generic import GENERIC_TYPES, read_generic
 from ._iocheck import check_files
@@ -115,16 +116,6 @@ def _describe(c: Collector, data: dict[str, Any], root: Root) -> Descr | None:
     elif version > LATEST_MODEL:
         c.warn("format_version", f"{original} is newer than {'.'.join(map(str, LATEST_MODEL))}; read as 0.5")
     return read_model05(c, data, original_version=original, root=root)
-
-
-def one_line(err: BaseException) -> str:
-    """``err`` as one non-empty line: its first line of text, else its type name."""
-    text = " ".join(str(err).split("\n", 1)[0].split())
-    if isinstance(err, MemoryError):
-        return "out of memory" + (f" ({text})" if text else "")
-    if isinstance(err, RecursionError):
-        return "nested too deep"
-    return text or type(err).__name__
 
 
 def load_with_issues(
