@@ -72,9 +72,16 @@ def _adder(module: str, name: str) -> Callable[[argparse._SubParsersAction], Non
     return globals()[name] if module == __name__ else getattr(importlib.import_module(module), name)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (subcommand parsers inherit the class)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser with every subcommand (or only ``command``'s, when it names one)."""
-    parser = argparse.ArgumentParser(prog="pyapp", description="bioimage.io models in the browser and in CPython")
+    parser = _Parser(prog="pyapp", description="bioimage.io models in the browser and in CPython")
     parser.add_argument("--version", action="version", version=f"pyapp {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if args.debug:
             raise
-        print(f"pyapp {args.command}: error: {err} (run with --debug for the traceback)", file=sys.stderr)
+        from .spec._errors import one_line
+
+        print(f"pyapp {args.command}: error: {one_line(err)} (run with --debug for the traceback)", file=sys.stderr)
         return 1
 
 

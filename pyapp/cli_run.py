@@ -64,7 +64,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
 
     report = asyncio.run(test_model(model))
     if report.error:
-        print(f"{args.model}: failed: {report.error}")
+        print(f"{args.model}: failed: {' '.join(report.error.split())}")  # one line
         return 1
     for check in report.checks:
         print(f"{args.model}: {'ok' if check.passed else 'MISMATCH'}: {check.message}")
@@ -83,8 +83,21 @@ def _expand_tile(tile: dict[str, int] | None, model) -> dict[str, int] | None:
     return tile
 
 
+def _output_names(inputs: list[str], model, fmt: str) -> dict[str, list[str]]:
+    """Input -> its output file names; ValueError when two inputs would write the same file."""
+    names: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    for p in inputs:
+        names[p] = [f"{Path(p).stem}_{t.id}.{fmt}" for t in model.outputs]
+        for name in names[p]:
+            if name in seen:
+                raise ValueError(f"{seen[name]} and {p} would both write {name}; rename one of them")
+            seen[name] = p
+    return names
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .io import read_image, write_image
+    from .io import check_values, read_image, write_image
     from .runtime import ModelRunner, from_model_layout, to_model_layout
 
     model = _load_model(args.model)
@@ -92,23 +105,35 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.model}: the model has {len(model.inputs)} inputs; pyapp predict takes "
                          "single-input models")
     tensor = model.inputs[0]
+    names = _output_names(args.inputs, model, args.format)
     # check every input before any output is written (then let the pixels go: they are read again below)
     for p in args.inputs:
-        to_model_layout(*read_image(p, axes=args.axes), tensor)
+        array, axes = read_image(p, axes=args.axes)
+        check_values(array, p)
+        to_model_layout(array, axes, tensor)
+    del array
     runner = ModelRunner(model)
     outdir = Path(args.outdir)
+    created = [d for d in (outdir, *outdir.parents) if not d.exists()]  # innermost first
     outdir.mkdir(parents=True, exist_ok=True)
     tile = _expand_tile(args.tile, model)
-    for p in args.inputs:
-        path = Path(p)
-        array, axes = read_image(path, axes=args.axes)
-        x = to_model_layout(array, axes, tensor)
-        outputs = runner.predict_sync({tensor.id: x}, tile=tile, memory_budget=args.memory_budget,
-                                      progress=_bar(1, path.name))
-        for t in model.outputs:
-            out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
-            target = write_image(outdir / f"{path.stem}_{t.id}.{args.format}", out, out_axes)
-            print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
+    try:
+        for p in args.inputs:
+            path = Path(p)
+            array, axes = read_image(path, axes=args.axes)
+            x = to_model_layout(array, axes, tensor)
+            outputs = runner.predict_sync({tensor.id: x}, tile=tile, memory_budget=args.memory_budget,
+                                          progress=_bar(1, path.name))
+            for t, name in zip(model.outputs, names[p], strict=True):
+                out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
+                target = write_image(outdir / name, out, out_axes)  # a temporary name, renamed when complete
+                print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
+    except BaseException:
+        for folder in created:  # leave no empty OUTDIR (nor the parents made for it) behind
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
+        raise
     print(f"{len(args.inputs)} images done with {runner.backend.name}")
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import sys
 import threading
 from http import HTTPStatus
@@ -62,10 +63,33 @@ HEADERS = {
 SOURCES = ("pyapp", "web", "editor", "package.json", "package-lock.json", "pyproject.toml")
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def request_path(target: str) -> str | None:
+    """The decoded path of a request target, or None when it is malformed (answered 400).
+
+    Malformed: not starting with ``/``, a broken ``%`` escape, bytes that are not UTF-8, control characters
+    (NUL included), backslashes, or a ``.``/``..`` segment.
+    """
+    raw = urlsplit(target).path
+    if not raw.startswith("/") or _BAD_ESCAPE.search(raw):
+        return None
+    try:
+        path = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if "\\" in path or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return None
+    if any(part in (".", "..") for part in path.split("/")):
+        return None
+    return path
+
+
 class StaticHandler(SimpleHTTPRequestHandler):
     """Static files with COOP/COEP/CORP, fixed MIME types, no caching, no directory listings, no logs.
 
-    Dotfiles (build bookkeeping) answer 404.
+    Dotfiles (build bookkeeping) answer 404, malformed paths (see :func:`request_path`) 400.
     """
 
     extensions_map = MIME_TYPES  # the base class's guess_type reads it
@@ -76,8 +100,11 @@ class StaticHandler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def send_head(self):  # type: ignore[no-untyped-def]
-        parts = unquote(urlsplit(self.path).path).split("/")
-        if any(part.startswith(".") and part not in (".", "..") for part in parts):
+        path = request_path(self.path)
+        if path is None:
+            self.send_error(HTTPStatus.BAD_REQUEST, "Malformed path")
+            return None
+        if any(part.startswith(".") for part in path.split("/")):
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
         return super().send_head()
@@ -96,6 +123,13 @@ def make_server(directory: Path, port: int = 0, host: str = "127.0.0.1") -> Thre
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
+
+
+def bound_url(server: ThreadingHTTPServer) -> str:
+    """The URL of the address ``server`` really bound (``0.0.0.0`` stays visible: every interface)."""
+    host, port = server.server_address[:2]
+    host = str(host)
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def newest_mtime(paths: list[Path]) -> float:
@@ -138,8 +172,7 @@ def serve(root: Path, port: int = 8000, host: str = "127.0.0.1", build: bool = T
     if not (out / "index.html").is_file() and not (out / "pyodide").is_dir():
         raise BuildError(f"{out} holds no built site: run `pyapp build` first")
     server = make_server(out, port, host)
-    shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
-    print(f"pyapp serving {out} at http://{shown}:{server.server_address[1]}/", flush=True)
+    print(f"pyapp serving {out} at {bound_url(server)}", flush=True)
     if ready is not None:
         ready.set()
     try:

@@ -19,6 +19,10 @@ from hypothesis import strategies as st
 
 from pyapp.rpc import (
     DTYPES,
+    FORBIDDEN_KEYS,
+    MAX_DEPTH,
+    MAX_DIM,
+    MAX_NDIM,
     WIRE_VERSION,
     CodecError,
     Interface,
@@ -55,6 +59,11 @@ class FakeRegistry:
         return proxy
 
 
+def stub_proxy(key: str, name: str) -> Any:
+    """A proxy that only says which remote function it stands for."""
+    return lambda *args: (key, name)
+
+
 def roundtrip(value: Any, registry: FakeRegistry | None = None, *, framed: bool = True) -> Any:
     reg = registry or FakeRegistry()
     header, buffers = pack(value, register=reg.register)
@@ -78,7 +87,7 @@ json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=F
 json_values = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=4) | st.tuples(children, children)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    | st.dictionaries(st.text(max_size=8).filter(lambda k: k not in FORBIDDEN_KEYS), children, max_size=4),
     max_leaves=20,
 )
 
@@ -248,6 +257,12 @@ def vector_values() -> dict[str, Any]:
     def ok(x: int) -> int:
         return x
 
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    def neg(a: int) -> int:
+        return -a
+
     error = RemoteError("ValueError", "bad tile size", 'Traceback (most recent call last):\n  File "p.py", line 3\n')
     return {
         "plain": {"name": "cells", "n": 3, "ok": True, "none": None, "scale": 0.5, "axes": ["y", "x"]},
@@ -259,7 +274,19 @@ def vector_values() -> dict[str, Any]:
         "error": error,
         "special_numbers": [2**60, math.inf, -math.inf],
         "escaped_dict": {"_rtype": "not a tag"},
+        "interface": {"calc": Interface({"add": add, "neg": neg})},
+        "nan_and_negative_big_int": [math.nan, -(2**64)],
+        "deepest_allowed": nested(MAX_DEPTH),
+        "ndarray_every_dtype": {name: np.arange(2, dtype=name) for name in DTYPES},
     }
+
+
+def nested(depth: int) -> Any:
+    """``depth`` lists inside each other around a 0 (depth as the codec counts it)."""
+    value: Any = 0
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 VECTOR_SOURCES = {
@@ -273,6 +300,10 @@ VECTOR_SOURCES = {
              "line 3\\n')",
     "special_numbers": "[2**60, math.inf, -math.inf]",
     "escaped_dict": "{'_rtype': 'not a tag'}",
+    "interface": "{'calc': Interface({'add': add, 'neg': neg})}  # add → id 'f0', neg → 'f1'",
+    "nan_and_negative_big_int": "[math.nan, -(2**64)]",
+    "deepest_allowed": "[[...[0]...]]  # 64 lists: MAX_DEPTH",
+    "ndarray_every_dtype": "{name: np.arange(2, dtype=name) for name in DTYPES}",
 }
 
 
@@ -289,6 +320,8 @@ def test_shared_vectors_match_this_encoder() -> None:
     stored = json.loads(VECTORS.read_text(encoding="utf-8"))
     assert stored["version"] == WIRE_VERSION
     assert stored["vectors"] == make_vectors()
+    assert {v["name"] for v in stored["vectors"]} >= {"bytes", "ndarray_float32_2x3", "call_with_callback",
+                                                      "interface", "error", "special_numbers", "escaped_dict"}
 
 
 @pytest.mark.parametrize("name", list(vector_values()))
@@ -297,11 +330,20 @@ def test_shared_vectors_decode(name: str) -> None:
     expected = vector_values()[name]
     header, buffers = from_frame(bytes.fromhex(vector["frame"]))
     assert header.decode() == vector["header"] and [bytes(b).hex() for b in buffers] == vector["buffers"]
-    out = unpack(header, buffers, make_proxy=lambda key, fname: (key, fname))
+    out = unpack(header, buffers, make_proxy=stub_proxy)
     if name == "call_with_callback":
-        assert out["args"][1] == ("f0", "ok") and out["args"][0].tolist() == [1, 2]
+        assert out["args"][1]() == ("f0", "ok") and out["args"][0].tolist() == [1, 2]
     elif isinstance(expected, np.ndarray):
         assert out.dtype == expected.dtype and np.array_equal(out, expected)
+    elif name == "interface":
+        assert isinstance(out["calc"], Interface) and list(out["calc"]) == ["add", "neg"]
+        assert (out["calc"].add(), out["calc"]["neg"]()) == (("f0", "add"), ("f1", "neg"))
+    elif name == "nan_and_negative_big_int":
+        assert math.isnan(out[0]) and out[1] == -(2**64)
+    elif name == "ndarray_every_dtype":
+        assert list(out) == list(DTYPES)
+        for key, array in out.items():
+            assert array.dtype == np.dtype(key) and array.tolist() == expected[key].tolist()
     elif isinstance(expected, RemoteError):
         assert (out.type_name, out.message, out.remote_traceback) == ("ValueError", "bad tile size",
                                                                       expected.remote_traceback)
@@ -309,11 +351,173 @@ def test_shared_vectors_decode(name: str) -> None:
         assert out == expected
 
 
+# ---- shared refusal vectors: messages both codecs must refuse with a CodecError --------------------------------
+
+DOC = {
+    "vectors": "pyapp RPC wire format test vectors; see pyapp/rpc/codec.py. header is the exact JSON text, buffers "
+               "and frame are hex. Callables get ids f0, f1, ... in order of encoding. A codec must decode each "
+               "header + buffers to the value named by python and encode that value back to the same header "
+               "and buffers.",
+    "limits": "The limits of the wire format (module docstring of pyapp/rpc/codec.py): max_depth arrays/objects "
+              "of nesting in data (a scalar has depth 0, an array or object 1 + its deepest value); at most "
+              "max_ndim entries in _rshape, each an integer 0..max_dim (no booleans, fractions or strings); no "
+              "object key anywhere in data may be one of forbidden_keys (JavaScript's Object.prototype "
+              "properties).",
+    "refuse": "Messages that every codec must refuse: unpack(header, buffers) (header is the exact JSON text, "
+              "buffers hex, make_proxy/makeProxy given) raises the codec's CodecError, whose message contains "
+              "match (case-insensitive). rule names the limit it breaks: forbidden_key, depth, shape, dtype, "
+              "size, rtype, field. Integral JSON floats such as 2.0 are left out on purpose: JSON.parse cannot "
+              "tell them from 2.",
+}
+
+
+def _header(data: Any, n: int) -> str:
+    return json.dumps({"v": WIRE_VERSION, "n": n, "data": data}, separators=(",", ":"))
+
+
+def _nd(shape: Any, dtype: str = "uint8", index: int = 0) -> dict[str, Any]:
+    return {"_rtype": "ndarray", "_rvalue": index, "_rshape": shape, "_rdtype": dtype}
+
+
+def _method(name: str) -> dict[str, Any]:
+    return {"_rtype": "method", "_rvalue": "f0", "_rname": name}
+
+
+def make_refusals() -> list[dict[str, Any]]:
+    """The refusal section: (name, rule, match, data or header text, buffers)."""
+    deep_text = '{"v":1,"n":0,"data":' + "[" * 5000 + "]" * 5000 + "}"
+    cases: list[tuple[str, str, str, Any, list[bytes]]] = [
+        ("proto_key", "forbidden_key", "__proto__", {"__proto__": {"polluted": True}}, []),
+        ("constructor_key_nested", "forbidden_key", "constructor", {"a": [{"constructor": {"name": "x"}}]}, []),
+        ("toString_key_in_escaped_dict", "forbidden_key", "toString",
+         {"_rtype": "dict", "_rvalue": {"_rtype": "x", "toString": 1}}, []),
+        ("hasOwnProperty_key", "forbidden_key", "hasOwnProperty", {"hasOwnProperty": 1}, []),
+        ("proto_interface_member", "forbidden_key", "__proto__",
+         {"_rtype": "interface", "_rvalue": {"__proto__": _method("x")}}, []),
+        ("proto_key_beside_rtype", "forbidden_key", "__proto__",
+         {"_rtype": "bytes", "_rvalue": 0, "__proto__": {"x": 1}}, [b"a"]),
+        ("nested_65_lists", "depth", "deeper than 64", nested(MAX_DEPTH + 1), []),
+        ("nested_65_objects", "depth", "deeper than 64", _objects(MAX_DEPTH + 1), []),
+        ("nested_5000_lists", "depth", "deeper than 64", deep_text, []),
+        ("shape_fraction", "shape", "_rshape", _nd([1.5]), [b"a"]),
+        ("shape_string", "shape", "_rshape", _nd(["1"]), [b"a"]),
+        ("shape_boolean", "shape", "_rshape", _nd([True]), [b"a"]),
+        ("shape_null_entry", "shape", "_rshape", _nd([None]), [b""]),
+        ("shape_negative_pair", "shape", "_rshape", _nd([-2, -2]), [b"abcd"]),
+        ("shape_negative_zero_bytes", "shape", "_rshape", _nd([-1, 0]), [b""]),
+        ("shape_dimension_too_big", "shape", "_rshape", _nd([MAX_DIM + 1, 0]), [b""]),
+        ("shape_absurd_product", "shape", "_rshape", _nd([2**40, 2**40, 0]), [b""]),
+        ("shape_too_many_dims", "shape", "_rshape", _nd([1] * (MAX_NDIM + 1)), [b"a"]),
+        ("shape_not_a_list", "shape", "_rshape", _nd({"0": 1}), [b"a"]),
+        ("shape_overflowing_product", "size", "bytes", _nd([65536, 65536, 65536, 65536]), [b""]),
+        ("shape_buffer_mismatch", "size", "bytes", _nd([2, 3], "float32"), [bytes(20)]),
+        ("dtype_object", "dtype", "_rdtype", _nd([1], "object"), [b"a"]),
+        ("dtype_float128", "dtype", "_rdtype", _nd([1], "float128"), [bytes(16)]),
+        ("dtype_big_endian", "dtype", "_rdtype", _nd([1], ">f4"), [bytes(4)]),
+        ("dtype_not_a_string", "dtype", "_rdtype", _nd([1], 1), [b"a"]),
+        ("buffer_index_out_of_range", "field", "buffer", _nd([1], "uint8", 1), [b"a"]),
+        ("unknown_rtype", "rtype", "_rtype", {"_rtype": "teapot"}, []),
+        ("rtype_not_a_string", "rtype", "_rtype", {"_rtype": ["ndarray"]}, []),
+        ("interface_member_not_a_method", "field", "interface", {"_rtype": "interface", "_rvalue": {"add": 1}}, []),
+        ("int_not_decimal", "field", "_rvalue", {"_rtype": "int", "_rvalue": "0x10"}, []),
+    ]
+    return [{"name": name, "rule": rule, "match": match,
+             "header": data if isinstance(data, str) else _header(data, len(buffers)),
+             "buffers": [b.hex() for b in buffers]} for name, rule, match, data, buffers in cases]
+
+
+def _objects(depth: int) -> Any:
+    value: Any = 0
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def make_document() -> dict[str, Any]:
+    limits = {"max_depth": MAX_DEPTH, "max_ndim": MAX_NDIM, "max_dim": MAX_DIM,
+              "forbidden_keys": sorted(FORBIDDEN_KEYS)}
+    return {"_doc": DOC, "description": DOC["vectors"], "version": WIRE_VERSION, "limits": limits,
+            "vectors": make_vectors(), "refuse": make_refusals()}
+
+
+def test_shared_document_is_current() -> None:
+    """Vectors, limits and refusals in the file are what this codec writes (regenerate: --write-vectors)."""
+    assert json.loads(VECTORS.read_text(encoding="utf-8")) == make_document()
+
+
+@pytest.mark.parametrize("case", make_refusals(), ids=lambda c: c["name"])
+def test_shared_refusals(case: dict[str, Any]) -> None:
+    buffers = [bytes.fromhex(b) for b in case["buffers"]]
+    with pytest.raises(CodecError) as info:
+        unpack(case["header"].encode(), buffers, make_proxy=stub_proxy)
+    assert case["match"].lower() in str(info.value).lower()
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("key", sorted(FORBIDDEN_KEYS))
+def test_encode_refuses_prototype_keys(key: str) -> None:
+    with pytest.raises(CodecError, match="prototype"):
+        encode({"ok": {key: 1}})
+    with pytest.raises(CodecError, match="prototype"):
+        encode(Interface({key: print}), register=FakeRegistry().register)
+
+
+def test_encode_refuses_deep_values() -> None:
+    assert decode(*encode(nested(MAX_DEPTH))) == nested(MAX_DEPTH)
+    with pytest.raises(CodecError, match="deeper than 64"):
+        encode(nested(MAX_DEPTH + 1))
+    with pytest.raises(CodecError, match="deeper than 64"):
+        encode(nested(100_000))
+    with pytest.raises(CodecError, match="deeper than 64"):
+        encode({"_rtype": _objects(MAX_DEPTH - 1)})  # the escaping dict adds the 65th level
+
+
+# ---- fuzz: decode of mutated vectors raises CodecError or returns, never anything else ---------------------------
+
+_SAMPLES = [json.loads(v["header"]) for v in make_vectors()] + [
+    json.loads(r["header"]) for r in make_refusals() if r["name"] != "nested_5000_lists"]
+_leaf = st.none() | st.booleans() | st.integers(-3, 2**33) | st.floats() | st.text(max_size=6) | st.sampled_from(
+    ["_rtype", "_rvalue", "_rshape", "_rdtype", "ndarray", "bytes", "interface", "method", "dict", "int", "float",
+     "error", "__proto__", "nan", *DTYPES])
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> tuple[Any, list[bytes]]:
+    message = json.loads(json.dumps(draw(st.sampled_from(_SAMPLES))))
+    data = {"data": message["data"]}
+    for _ in range(draw(st.integers(1, 4))):
+        node, key = data, "data"
+        while isinstance(node[key], dict | list) and node[key] and draw(st.booleans()):
+            node, key = node[key], draw(st.sampled_from(list(node[key]) if isinstance(node[key], dict)
+                                                        else range(len(node[key]))))
+        node[key] = draw(_leaf | st.dictionaries(_leaf.filter(lambda k: isinstance(k, str)), _leaf, max_size=3)
+                         | st.lists(_leaf, max_size=3))
+    buffers = draw(st.lists(st.binary(max_size=24), max_size=3))
+    return data["data"], buffers
+
+
+@settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated())
+def test_fuzz_decode_raises_only_codec_errors(case: tuple[Any, list[bytes]]) -> None:
+    data, buffers = case
+    try:
+        decode(data, buffers, make_proxy=stub_proxy)
+    except CodecError as err:
+        assert str(err) and "\n" not in str(err)
+
+
+@settings(max_examples=200, deadline=2000)
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_fuzz_unpack_and_frames_raise_only_codec_errors(raw: bytes) -> None:
+    for attempt in (lambda: unpack(raw, []), lambda: from_frame(b"PRPC" + raw)):
+        try:
+            attempt()
+        except CodecError:
+            pass
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--write-vectors"]:
-    doc = {"description": "pyapp RPC wire format test vectors; see pyapp/rpc/codec.py. header is the exact JSON "
-                          "text, buffers and frame are hex. Callables get ids f0, f1, ... in order of encoding.",
-           "version": WIRE_VERSION, "vectors": make_vectors()}
-    VECTORS.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    VECTORS.write_text(json.dumps(make_document(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def test_half_built_interface_raises_attribute_error() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import threading
 import time
@@ -99,11 +100,31 @@ def test_root_serves_index(site: str) -> None:
     assert headers["Content-Type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("path", ["/nope.js", "/ort/", "/.pyapp-built", "/models/../.pyapp-built", "/models/m/"])
+@pytest.mark.parametrize("path", ["/nope.js", "/ort/", "/.pyapp-built", "/models/.pyapp-built", "/models/m/"])
 def test_404(site: str, path: str) -> None:
     """Missing files, directory listings and build bookkeeping (dotfiles) are 404."""
     status, _, _ = get(site + path)
     assert status == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/models/../.pyapp-built", "/..%2f..%2fetc/passwd", "/%2e%2e/x", "/./index.html", "/a%00.js", "/%zz",
+    "/%ff%fe.js", "/models\\m/weights.onnx", "/x%0d%0aSet-Cookie:%20a=b", "index.html",
+])
+def test_malformed_paths_are_400(site: str, path: str) -> None:
+    """Request targets a browser never sends (escapes that do not decode, NUL/CR/LF, backslashes, dot
+    segments, no leading slash) are answered 400 before any file is looked up; the server keeps serving."""
+    host, port = site.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_accept_encoding=True)
+        conn.endheaders()
+        response = conn.getresponse()
+        assert response.status == 400, path
+        response.read()
+    finally:
+        conn.close()
+    assert get(site + "/index.html")[0] == 200
 
 
 def test_head_request(site: str) -> None:
@@ -134,7 +155,8 @@ def test_needs_build_compares_sources_with_stamp(tmp_path: Path) -> None:
 
 
 def test_serve_prints_url_and_serves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """serve(build=False) on port 0 prints the real URL and answers; the server thread stops on shutdown."""
+    """serve(build=False) on port 0 prints the address it really bound (localhost -> 127.0.0.1) and answers;
+    the server thread stops on shutdown."""
     static = tmp_path / "static"
     static.mkdir()
     (static / "index.html").write_bytes(FILES["index.html"])
@@ -149,7 +171,8 @@ def test_serve_prints_url_and_serves(tmp_path: Path, capsys: pytest.CaptureFixtu
     serve_mod.make_server = spy  # type: ignore[assignment]
     try:
         thread = threading.Thread(target=serve_mod.serve, args=(tmp_path,),
-                                  kwargs={"port": 0, "build": False, "ready": ready}, daemon=True)
+                                  kwargs={"port": 0, "build": False, "ready": ready, "host": "localhost"},
+                                  daemon=True)
         thread.start()
         assert ready.wait(10)
         port = servers[0].server_address[1]

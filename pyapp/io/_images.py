@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..spec._errors import one_line
+from ._guard import ImageError, check_image_size, load_npy
+
 AXIS_LETTERS = "bctzyxi"
 _TIFF_AXES = {"Y": "y", "X": "x", "Z": "z", "C": "c", "S": "c", "T": "t", "Q": "b", "I": "b"}
 _PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _TIFF_SUFFIXES = (".tif", ".tiff")
-
-
-class ImageError(ValueError):
-    """An image file cannot be read or written as asked; the message names the file."""
 
 
 def guess_axes(shape: tuple[int, ...], *, color_last: bool = False) -> str:
@@ -52,12 +51,36 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, str | None]:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise ImageError(f"{path}: the TIFF holds no image")
         series = tif.series[0]
+        check_image_size(path, tuple(series.shape), series.dtype)
         array = series.asarray()
         letters = "".join(_TIFF_AXES.get(a, "?") for a in series.axes)
     if "?" in letters or len(set(letters)) != len(letters):
         return array, None
     return array, letters
+
+
+def _read_photo(path: Path) -> np.ndarray:
+    """A png/jpg/... decoded after its header's size passed the memory check (Pillow reads headers lazily;
+    its own decompression-bomb error still applies above 2 × ``Image.MAX_IMAGE_PIXELS``)."""
+    import warnings
+
+    import imageio.v3 as iio
+
+    try:
+        from PIL import Image
+    except ImportError:  # imageio without Pillow: decode and check after
+        array = np.asarray(iio.imread(path))
+        check_image_size(path, array.shape, array.dtype)
+        return array
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides below
+        with Image.open(path) as im:
+            width, height, bands = im.width, im.height, len(im.getbands())
+        check_image_size(path, (height, width, bands), np.uint16 if bands == 1 else np.uint8)
+        return np.asarray(iio.imread(path))
 
 
 def read_image(path: str | os.PathLike[str], *, axes: str | None = None) -> tuple[np.ndarray, str]:
@@ -75,19 +98,19 @@ def read_image(path: str | os.PathLike[str], *, axes: str | None = None) -> tupl
     file_axes: str | None = None
     try:
         if suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
+            array = load_npy(path)
         elif suffix in _TIFF_SUFFIXES:
             array, file_axes = _read_tiff(path)
         elif suffix in _PHOTO_SUFFIXES:
-            import imageio.v3 as iio
-
-            array = np.asarray(iio.imread(path))
+            array = _read_photo(path)
         else:
             raise ImageError(f"{path}: unknown image type {suffix!r}; use .tif, .png, .jpg or .npy")
     except ImageError:
         raise
+    except MemoryError:
+        raise ImageError(f"{path}: not enough memory to read this image") from None
     except Exception as err:
-        raise ImageError(f"{path}: cannot read image: {err}") from err
+        raise ImageError(f"{path}: cannot read image: {one_line(err)}") from err
     if axes is None:
         axes = file_axes or guess_axes(array.shape, color_last=suffix in _PHOTO_SUFFIXES)
     return array, _check_axes(axes, array.shape, path)

@@ -7,11 +7,15 @@ there) and its framing (:mod:`pyapp.rpc.frame`); sessions and transports come la
 """
 
 from ._types import CodecError, Interface, RemoteError
-from .codec import DTYPES, WIRE_VERSION, decode, encode
+from .codec import DTYPES, FORBIDDEN_KEYS, MAX_DEPTH, MAX_DIM, MAX_NDIM, WIRE_VERSION, decode, encode
 from .frame import from_frame, pack, to_frame, unpack
 
 __all__ = [
     "DTYPES",
+    "FORBIDDEN_KEYS",
+    "MAX_DEPTH",
+    "MAX_DIM",
+    "MAX_NDIM",
     "WIRE_VERSION",
     "CodecError",
     "Interface",

@@ -31,6 +31,16 @@ value is an object with an ``_rtype`` tag:
 
 A decoder that meets an ``_rtype`` it does not know raises :class:`CodecError`.
 
+Limits (both codecs refuse, on encode and on decode, with :class:`CodecError`; the refusal vectors in
+``tests/data/rpc_vectors.json`` hold one message per rule):
+
+- ``data`` nests at most :data:`MAX_DEPTH` (64) arrays/objects: a scalar has depth 0, an array or object
+  1 + the largest depth of its values (tagged objects and their fields count like any other object);
+- no object key (plain dict, escaped ``dict``, ``interface`` member) names a property of JavaScript's
+  ``Object.prototype`` (:data:`FORBIDDEN_KEYS`: ``__proto__``, ``constructor``, ``toString``, ...);
+- ``_rshape`` is a list of at most :data:`MAX_NDIM` (32) integers, each ``0 <= n <=`` :data:`MAX_DIM`
+  (2**31 - 1); JSON booleans, fractions and strings are not integers.
+
 :mod:`pyapp.rpc.frame` carries this over byte streams. ``pack(value)`` turns the result into
 ``(header, buffers)`` where ``header`` is UTF-8 JSON text ``{"v": 1, "n": <number of buffers>, "data": <data>}``
 (compact separators, no NaN). ``to_frame`` joins both into one binary frame (for a WebSocket); all integers
@@ -52,10 +62,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._limits import FORBIDDEN_KEYS, MAX_DEPTH, MAX_DIM, MAX_NDIM, check_data, check_key
 from ._types import CodecError, Interface, RemoteError
 
 __all__ = [
     "DTYPES",
+    "FORBIDDEN_KEYS",
+    "MAX_DEPTH",
+    "MAX_DIM",
+    "MAX_NDIM",
     "WIRE_VERSION",
     "CodecError",
     "Interface",
@@ -175,7 +190,7 @@ def _enc_dict(enc: _Encoder, value: dict, path: str) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CodecError(f"dict keys must be strings, got {key!r} ({_type_name(key)})", path)
-            out[key] = enc.value(item, f"{path}[{json.dumps(key)}]")
+            out[check_key(key, path)] = enc.value(item, f"{path}[{json.dumps(key)}]")
         return {"_rtype": "dict", "_rvalue": out} if "_rtype" in out else out
 
     return enc.container(value, path, items)
@@ -215,8 +230,9 @@ def _dec_ndarray(dec: _Decoder, data: dict[str, Any], path: str) -> np.ndarray:
     if name not in DTYPES:
         raise CodecError(f"_rdtype {name!r} is not one of {DTYPES}", path)
     shape = _field(data, "_rshape", list, path)
-    if not all(type(n) is int and n >= 0 for n in shape):
-        raise CodecError(f"_rshape must be a list of non-negative ints, got {shape!r}", path)
+    if len(shape) > MAX_NDIM or not all(type(n) is int and 0 <= n <= MAX_DIM for n in shape):
+        raise CodecError(f"_rshape must be a list of at most {MAX_NDIM} integers 0..{MAX_DIM}, got "
+                         f"{json.dumps(shape)[:80]}", path)
     dtype = np.dtype(name).newbyteorder("<")
     buffer = dec.buffer(data, path)
     count = math.prod(shape)
@@ -241,14 +257,17 @@ def _dec_method(dec: _Decoder, data: dict[str, Any], path: str) -> Callable[...,
 
 
 def _enc_interface(enc: _Encoder, value: Interface, path: str) -> Any:
-    members = {name: _enc_method(enc, member, f"{path}.{name}") for name, member in value.items()}
+    members = {check_key(name, path): _enc_method(enc, member, f"{path}.{name}") for name, member in value.items()}
     return {"_rtype": "interface", "_rvalue": members}
 
 
 def _dec_interface(dec: _Decoder, data: dict[str, Any], path: str) -> Interface:
     members = _field(data, "_rvalue", dict, path)
-    return Interface({name: _dec_method(dec, _field(members, name, dict, path), f"{path}.{name}")
-                      for name in members})
+    for name, member in members.items():
+        if not isinstance(member, dict) or member.get("_rtype") != "method":
+            raise CodecError(f"interface member {name!r} must be a method object, got {json.dumps(member)[:80]}",
+                             path)
+    return Interface({name: _dec_method(dec, member, f"{path}.{name}") for name, member in members.items()})
 
 
 def _enc_error(enc: _Encoder, value: BaseException, path: str) -> Any:
@@ -349,8 +368,8 @@ def encode(value: Any, *, register: Register | None = None, root: str = "value")
     Raises
     ------
     CodecError
-        A value of an unsupported type, a dict with a non-string key or a circular reference; the message
-        names the type and the path.
+        A value of an unsupported type, a dict with a non-string or forbidden key, a circular reference or
+        nesting deeper than :data:`MAX_DEPTH`; the message names the type and the path.
 
     Examples
     --------
@@ -359,7 +378,12 @@ def encode(value: Any, *, register: Register | None = None, root: str = "value")
     ({'x': {'_rtype': 'ndarray', '_rvalue': 0, '_rshape': [3], '_rdtype': 'uint8'}, 'n': 1}, [b'\\x00\\x01\\x02'])
     """
     enc = _Encoder(register)
-    return enc.value(value, root), enc.buffers
+    try:
+        data = enc.value(value, root)
+    except RecursionError:
+        raise CodecError(f"value nests deeper than {MAX_DEPTH} arrays/objects", root) from None
+    check_data(data, root)
+    return data, enc.buffers
 
 
 def decode(data: Any, buffers: list[Any] = (), *, make_proxy: MakeProxy | None = None, root: str = "value") -> Any:
@@ -368,7 +392,8 @@ def decode(data: Any, buffers: list[Any] = (), *, make_proxy: MakeProxy | None =
     Raises
     ------
     CodecError
-        An unknown ``_rtype``, a missing or malformed field, a bad buffer index or size, or a remote function
-        without a ``make_proxy`` factory.
+        An unknown ``_rtype``, a missing or malformed field, a bad buffer index or size, a remote function
+        without a ``make_proxy`` factory, or a message outside the limits of the module docstring.
     """
+    check_data(data, root)
     return _Decoder(list(buffers), make_proxy).value(data, root)

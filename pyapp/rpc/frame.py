@@ -10,7 +10,7 @@ import struct
 from typing import Any
 
 from ._types import CodecError
-from .codec import WIRE_VERSION, MakeProxy, Register, decode, encode
+from .codec import MAX_DEPTH, WIRE_VERSION, MakeProxy, Register, decode, encode
 
 __all__ = ["from_frame", "pack", "to_frame", "unpack"]
 
@@ -36,6 +36,8 @@ def unpack(header: bytes, buffers: list[Any] = (), *, make_proxy: MakeProxy | No
         message = json.loads(bytes(header))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CodecError(f"header is not UTF-8 JSON: {exc}") from exc
+    except RecursionError:
+        raise CodecError(f"message nests deeper than {MAX_DEPTH} arrays/objects") from None
     if not isinstance(message, dict) or type(message.get("v")) is not int or "data" not in message:
         raise CodecError('header must be a JSON object with "v", "n" and "data"')
     if message["v"] > WIRE_VERSION:

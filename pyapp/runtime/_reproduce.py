@@ -9,7 +9,6 @@ default, or the first matching ``config.bioimageio.reproducibility_tolerance`` e
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +99,10 @@ def compare(output_id: str, actual: np.ndarray, expected: np.ndarray, tol: Toler
 def _load_tensor(model: ModelDescr, t: Tensor) -> np.ndarray:
     if t.test_tensor is None:
         raise ValueError(f"tensor {t.id!r} has no test_tensor")
-    return np.load(io.BytesIO(model.root.read(t.test_tensor.source)), allow_pickle=False)
+    from ..io import load_npy
+
+    source = t.test_tensor.source
+    return load_npy(model.root.read(source), label=source)  # root: the package containment check
 
 
 async def test_model(

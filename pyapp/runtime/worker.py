@@ -19,6 +19,7 @@ from pyodide.ffi import JsProxy, to_js  # type: ignore[import-not-found]
 
 from ..io import read_image
 from ..spec import MemoryRoot, ModelDescr, is_url, load
+from ..spec._source import package_path
 from ._backend import BackendError, read_weights
 from ._layout import to_model_layout
 from ._runner import ModelRunner
@@ -63,7 +64,7 @@ async def _load_descr(source: Any) -> tuple[ModelDescr, str]:
         raise BackendError(f"{label}: the model has no ONNX weights (it has {', '.join(model.weights)})")
     if isinstance(source, str) and not data.startswith(b"PK\x03\x04"):
         name = entry.source.source
-        url = name if is_url(name) else urljoin(source, name)
+        url = name if is_url(name) else urljoin(source, package_path(name))  # checked before it is fetched
         model = replace(model, root=MemoryRoot({name: await fetch_bytes(url)}, label=source))
     return model, label
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
+from ._errors import SourceError
 from ._fields import Collector, join
-from ._source import NoRoot, Root, SourceError, UrlRoot, is_url
+from ._source import NoRoot, Root, UrlRoot, is_url
 from .model import Descr, FileRef, ModelDescr
 
 
@@ -51,8 +52,11 @@ def check_files(c: Collector, descr: Descr, root: Root, *, allow_network: bool) 
             continue
         try:
             data = _read(ref.source, root, allow_network=allow_network)
-        except SourceError as err:
-            c.error(path, f"missing file {ref.source!r}" + ("" if str(err) == "not found" else f" ({err})"))
+        except _Missing:
+            c.error(path, f"missing file {ref.source!r}")
+            continue
+        except SourceError as err:  # refused by the containment check or a size limit, or unreadable
+            c.error(path, str(err))
             continue
         if ref.sha256 is not None and (actual := sha256_hex(data)) != ref.sha256:
             c.error(path, f"sha256 mismatch for {ref.source!r}: expected {ref.sha256}, file has {actual}")
@@ -63,8 +67,10 @@ def _read(source: str, root: Root, *, allow_network: bool) -> bytes:
         from ._source import fetch
 
         return fetch(source, allow_network=allow_network)
-    if source.startswith("/") or ".." in source.split("/"):
-        raise SourceError("file names must stay inside the package")
-    if not root.exists(source):
-        raise SourceError("not found")
+    if not root.exists(source):  # the root's package_path check keeps names inside the package
+        raise _Missing(source)
     return root.read(source)
+
+
+class _Missing(SourceError):
+    """A file the description names is not in the package."""

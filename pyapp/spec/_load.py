@@ -9,9 +9,11 @@ from typing import Any
 import yaml
 
 from ._convert04 import convert_model04
+from ._errors import one_line
 from ._fields import Collector
 from ._generic import GENERIC_TYPES, read_generic
 from ._iocheck import check_files
+from ._limits import check_declared_sizes, check_size, check_yaml_graph
 from ._model05 import read_model05
 from ._source import Root, SourceError, open_source
 from .model import Descr, Issue
@@ -50,14 +52,32 @@ _Loader.add_implicit_resolver(
 
 
 def parse_yaml(text: bytes, label: str) -> dict[str, Any]:
-    """The YAML mapping in ``text``; SpecError naming the line on a syntax error."""
+    """The YAML mapping in ``text``; SpecError naming the line on a syntax error or a limit it exceeds.
+
+    The text's size is checked before parsing and the composed node graph (aliases expanded, depth) before
+    any Python object is built, so a "billion laughs" document costs milliseconds.
+    """
     try:
-        data = yaml.load(text, Loader=_Loader)
+        check_size(label, "description size in bytes", len(text), "yaml_bytes")
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                data = None
+            else:
+                check_yaml_graph(node, label)
+                data = loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "YAML"
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise SpecError(label, [Issue(where, f"YAML syntax error: {problem}")]) from err
+    except SourceError as err:
+        raise SpecError(label, [Issue("", str(err).removeprefix(f"{label}: "))]) from err
+    except RecursionError:
+        raise SpecError(label, [Issue("", "YAML nests too deep to read")]) from None
     if not isinstance(data, dict):
         raise SpecError(label, [Issue("", f"expected a YAML mapping at the top, got {type(data).__name__}")])
     return data
@@ -110,10 +130,16 @@ def load_with_issues(
         return None, [Issue("", str(err))], None
     except SpecError as err:
         return None, err.issues, None
+    except Exception as err:  # validate never raises
+        return None, [Issue("", f"{label}: cannot read: {one_line(err)}")], None
     c = Collector()
-    descr = _describe(c, data, root)
-    if descr is not None and io_checks:
-        check_files(c, descr, root, allow_network=allow_network)
+    try:
+        descr = _describe(c, data, root) if check_declared_sizes(c, data) else None
+        if descr is not None and io_checks:
+            check_files(c, descr, root, allow_network=allow_network)
+    except Exception as err:  # validate never raises: an unexpected failure is one more issue
+        c.error("", f"cannot check this description: {one_line(err)}")
+        descr = None
     return (None if c.has_errors else descr), c.issues, root
 
 

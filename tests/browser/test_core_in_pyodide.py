@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"  # as tests/shared_paths.py
 MODULES = (
     "test_ops.py", "test_tiling.py", "test_spec_corpus.py", "test_spec_roundtrip.py", "test_spec_properties.py",
-    "test_spec_sources.py",
+    "test_spec_sources.py", "test_spec_limits.py",
 )
 SUPPORT = ("conftest.py", "shared_paths.py")
 # The one flag: tests using these fixtures skip inside Pyodide, with this reason.
