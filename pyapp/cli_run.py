@@ -95,6 +95,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     # check every input before any output is written (then let the pixels go: they are read again below)
     for p in args.inputs:
         to_model_layout(*read_image(p, axes=args.axes), tensor)
+    if args.labels:
+        from .cli_analysis import label_output, write_labels
+
+        labelled = label_output(model)
     runner = ModelRunner(model)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +113,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
             target = write_image(outdir / f"{path.stem}_{t.id}.{args.format}", out, out_axes)
             print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
+            if args.labels and t.id == labelled.id:
+                *written, count = write_labels(outdir, path.stem, out, out_axes, array, axes, args)
+                print(f"{path}: {count} objects: wrote {' and '.join(map(str, written))}")
     print(f"{len(args.inputs)} images done with {runner.backend.name}")
     return 0
 
@@ -132,4 +139,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory-budget", type=parse_bytes, help="pick tiles to fit this memory, e.g. 1GB")
     p.add_argument("--axes", help="axes of the input images, e.g. yx, cyx, yxc (default: from the file)")
     p.add_argument("--format", choices=["tif", "npy"], default="tif", help="output file type (default tif)")
+    from .cli_analysis import add_label_options
+
+    add_label_options(p)
     p.set_defaults(func=_cmd_predict)

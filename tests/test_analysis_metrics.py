@@ -143,7 +143,7 @@ def test_bad_inputs_say_what_is_wrong():
         instance_scores(np.zeros(3, int), np.zeros(4, int))
     with pytest.raises(ValueError, match="labels must be integers"):
         instance_scores(np.zeros(3), np.zeros(3, int))
-    with pytest.raises(ValueError, match="below 0.5"):
+    with pytest.raises(ValueError, match=r"below 0\.5"):
         instance_scores(np.zeros(3, int), np.zeros(3, int), thresholds=(0.3,))
     with pytest.raises(ValueError, match="constant"):
         psnr(np.zeros(3), np.ones(3))
