@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-KINDS = ("auto", "labels", "image")
+KINDS = ("auto", "labels", "image")  # as pyapp.analysis.KINDS, without importing numpy for --help
 
 
 # ------------------------------------------------------------------------------------------- evaluate
@@ -31,45 +31,13 @@ def _plane(path: str, axes: str | None) -> Any:
     return plane
 
 
-def _as_instances(array: Any, label: str, args: argparse.Namespace) -> tuple[Any, str | None]:
-    """Integer labels as they are, a 0/1 mask as its connected parts, a probability map split into objects."""
-    import numpy as np
-    from scipy import ndimage
-
-    from .analysis import instance_labels
-
-    if array.dtype.kind == "f":
-        labels = instance_labels(array, threshold=args.threshold, min_size=args.min_size,
-                                 min_distance=args.min_distance)
-        return labels, f"{label}: probability split into {int(labels.max())} objects"
-    if array.dtype == bool or set(np.unique(array).tolist()) <= {0, 1}:
-        labels, n = ndimage.label(array, structure=np.ones((3,) * array.ndim, bool))
-        return labels, f"{label}: a mask; its {n} connected parts count as objects"
-    return array, None
-
-
 def evaluate(pred_path: str, true_path: str, args: argparse.Namespace) -> dict[str, Any]:
     """Scores of the image at ``pred_path`` against ``true_path``: ``{kind, notes, metrics}``."""
-    from .analysis import instance_scores, mask_scores, restoration_scores
+    from .analysis import score
 
     pred, true = _plane(pred_path, args.axes), _plane(true_path, args.gt_axes)
-    if pred.shape != true.shape:
-        raise ValueError(f"{pred_path} has shape {pred.shape} but {true_path} has {true.shape}; they must match")
-    kind = args.kind
-    if kind == "auto":
-        kind = "labels" if true.dtype.kind in "iub" else "image"
-    if kind == "image":
-        return {"kind": kind, "notes": [], "metrics": restoration_scores(pred, true)}
-    if true.dtype.kind not in "iub":
-        raise ValueError(f"{true_path}: ground truth labels must be integers, not {true.dtype}; "
-                         "pass --kind image to compare restored images")
-    notes = []
-    pred_labels, note = _as_instances(pred, pred_path, args)
-    notes += [note] if note else []
-    true_labels, note = _as_instances(true, true_path, args)
-    notes += [note] if note else []
-    metrics = {**instance_scores(pred_labels, true_labels), **mask_scores(pred_labels, true_labels)}
-    return {"kind": kind, "notes": notes, "metrics": metrics}
+    return score(pred, true, kind=args.kind, names=(pred_path, true_path), threshold=args.threshold,
+                 min_size=args.min_size, min_distance=args.min_distance)
 
 
 def _number(value: Any) -> Any:
@@ -128,10 +96,12 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
 
 def label_output(model: Any) -> Any:
     """The output tensor objects are found in (the first with space axes); ValueError before any work."""
-    for tensor in model.outputs:
-        if any(a.type == "space" for a in tensor.axes):
-            return tensor
-    raise ValueError("--labels needs a model with an image output; this one has none (a classifier?)")
+    from .analysis import image_output
+
+    try:
+        return image_output(model.outputs)
+    except ValueError as err:
+        raise ValueError(f"--labels: {err}") from err
 
 
 def _write_text(path: Path, text: str) -> None:

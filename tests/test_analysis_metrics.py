@@ -22,6 +22,7 @@ from pyapp.analysis import (
     nrmse,
     psnr,
     restoration_scores,
+    score,
     seg,
     ssim,
 )
@@ -224,3 +225,23 @@ def test_docstring_examples_run():
         assert result.failed == 0, f"{module.__name__}: {result.failed} docstring examples failed"
         total += result.attempted
     assert total >= 15
+
+
+def test_score_picks_the_kind_from_the_ground_truth():
+    rng = np.random.default_rng(6)
+    true = random_labels(rng)
+    pred = perturbed(rng, true)
+    labels = score(pred, true)
+    assert labels["kind"] == "labels" and labels["notes"] == []
+    assert labels["metrics"] == {**instance_scores(pred, true), **mask_scores(pred, true)}
+    mask = score((true > 0).astype(np.uint8), true)
+    assert mask["notes"] == [f"prediction: a mask; its {mask['metrics']['objects_pred']} connected parts count as "
+                             "objects"]
+    image_pred, image_true = noisy_pair(1)
+    assert score(image_pred, image_true) == {"kind": "image", "notes": [],
+                                             "metrics": restoration_scores(image_pred, image_true)}
+    assert score(true, true, kind="image")["metrics"]["psnr"] == float("inf")
+    with pytest.raises(ValueError, match="ground truth: ground truth labels must be integers, not float64"):
+        score(image_pred, image_true, kind="labels")
+    with pytest.raises(ValueError, match="kind must be one of auto, labels, image"):
+        score(true, true, kind="masks")

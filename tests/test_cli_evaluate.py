@@ -102,7 +102,7 @@ def test_evaluate_mask_and_restoration(tmp_path: Path):
 @pytest.mark.parametrize(("args", "message"), [
     (["a.npy", "b.npy"], "a.npy has shape (4, 5) but"),
     (["missing.tif", "b.npy"], "missing.tif: no such file"),
-    (["b.npy", "f.npy"], "f.npy: ground truth labels must be integers, not float32; pass --kind image"),
+    (["b.npy", "f.npy"], "f.npy: ground truth labels must be integers, not float32; restored images are scored"),
 ])
 def test_evaluate_errors_are_one_line(tmp_path: Path, args, message):
     np.save(tmp_path / "a.npy", np.zeros((4, 5), np.uint16))
@@ -128,7 +128,7 @@ def test_predict_labels_on_a_model_without_image_output_writes_nothing(tmp_path:
     proc = _run("predict", str(pkg / "bioimageio.yaml"), str(tmp_path / "x.npy"), "-o", str(tmp_path / "o"),
                 "--labels")
     assert proc.returncode == 1 and not (tmp_path / "o").exists(), proc.stderr
-    assert "--labels needs a model with an image output" in proc.stderr
+    assert "--labels: objects need a model with an image output" in proc.stderr
 
 
 def test_other_commands_do_not_import_the_analysis():

@@ -15,13 +15,14 @@ Examples
 
 from ._flood import flood
 from ._labels import find_seeds, instance_labels, relabel
-from ._layout import SECOND_CHANNELS, output_labels, space_view
+from ._layout import SECOND_CHANNELS, image_output, output_labels, space_view
 from ._measure import Table, object_table, table_to_csv
 from ._metrics import THRESHOLDS, instance_scores, iou_matrix, mask_scores, overlaps, seg
 from ._restoration import nrmse, psnr, restoration_scores, ssim
+from ._score import KINDS, as_instances, score
 
 __all__ = [
-    "SECOND_CHANNELS", "THRESHOLDS", "Table", "find_seeds", "flood", "instance_labels", "instance_scores",
-    "iou_matrix", "mask_scores", "nrmse", "object_table", "output_labels", "overlaps", "psnr", "relabel",
-    "restoration_scores", "seg", "space_view", "ssim", "table_to_csv",
+    "KINDS", "SECOND_CHANNELS", "THRESHOLDS", "Table", "as_instances", "find_seeds", "flood", "image_output",
+    "instance_labels", "instance_scores", "iou_matrix", "mask_scores", "nrmse", "object_table", "output_labels",
+    "overlaps", "psnr", "relabel", "restoration_scores", "score", "seg", "space_view", "ssim", "table_to_csv",
 ]

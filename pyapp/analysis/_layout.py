@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from ._labels import instance_labels
@@ -32,6 +35,15 @@ def space_view(array: np.ndarray, axes: str, *, channel: int = 0) -> tuple[np.nd
     kept = "".join(a for a in axes if a in SPACE)
     order = sorted(range(len(kept)), key=lambda k: SPACE.index(kept[k]))
     return np.transpose(array[index], order), "".join(kept[k] for k in order)
+
+
+def image_output(tensors: Sequence[Any]) -> Any:
+    """The first tensor description (``.axes``, each with ``.type``) that has space axes: the one objects are
+    found in. ValueError when none has (a classifier's outputs)."""
+    for tensor in tensors:
+        if any(a.type == "space" for a in tensor.axes):
+            return tensor
+    raise ValueError("objects need a model with an image output; this one has none (a classifier?)")
 
 
 def output_labels(array: np.ndarray, axes: str, *, second_channel: str | None = None,

@@ -63,9 +63,9 @@ def object_table(labels: np.ndarray, intensity: np.ndarray | None = None) -> Tab
         table[f"centroid_{a}"] = c
     boxes = ndimage.find_objects(labels.astype(np.int64))
     boxes = [boxes[i - 1] for i in ids]
-    for k, a in enumerate(axes):
-        table[f"bbox_{a}0"] = np.array([b[k].start for b in boxes], np.int64)
-        table[f"bbox_{a}1"] = np.array([b[k].stop for b in boxes], np.int64)
+    for end, attr in (("0", "start"), ("1", "stop")):
+        for k, a in enumerate(axes):
+            table[f"bbox_{a}{end}"] = np.array([getattr(b[k], attr) for b in boxes], np.int64)
     if intensity is not None:
         values = np.asarray(intensity, np.float64).ravel()[inside]
         table["mean_intensity"] = np.bincount(which, values, minlength=len(ids)) / np.maximum(area, 1)
