@@ -61,8 +61,7 @@ def object_table(labels: np.ndarray, intensity: np.ndarray | None = None) -> Tab
     centroid = [np.bincount(which, c, minlength=len(ids)) / np.maximum(area, 1) for c in coords]
     for a, c in zip(axes, centroid, strict=True):
         table[f"centroid_{a}"] = c
-    boxes = ndimage.find_objects(labels.astype(np.int64))
-    boxes = [boxes[i - 1] for i in ids]
+    boxes = ndimage.find_objects(np.where(inside, slot + 1, 0).reshape(labels.shape))  # dense: one per object
     for end, attr in (("0", "start"), ("1", "stop")):
         for k, a in enumerate(axes):
             table[f"bbox_{a}{end}"] = np.array([getattr(b[k], attr) for b in boxes], np.int64)

@@ -20,7 +20,7 @@ def _dense(labels: np.ndarray) -> tuple[np.ndarray, int]:
     if ids[0] != 0:  # no background pixel: keep 0 free for it
         inverse = inverse + 1
         ids = np.concatenate([[0], ids])
-    return inverse.reshape(labels.shape).astype(np.int64), len(ids) - 1
+    return inverse.reshape(labels.shape).astype(np.intp), len(ids) - 1  # intp: what bincount takes (32-bit in wasm)
 
 
 def overlaps(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
