@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"  # as tests/shared_paths.py
 MODULES = (
     "test_ops.py", "test_tiling.py", "test_spec_corpus.py", "test_spec_roundtrip.py", "test_spec_properties.py",
-    "test_spec_sources.py",
+    "test_spec_sources.py", "test_analysis_labels.py", "test_analysis_metrics.py",
 )
 SUPPORT = ("conftest.py", "shared_paths.py")
 # The one flag: tests using these fixtures skip inside Pyodide, with this reason.
@@ -36,6 +36,7 @@ PYODIDE_SKIPS = {
 ALLOWED_SKIPS = (
     r"bioimageio\.spec not installed \(dev extra\)",
     r"could not import 'bioimageio\.core\.block_meta'",
+    r"scikit-image \(the CPython reference\) is not installed",
     *(re.escape(reason) for reason in PYODIDE_SKIPS.values()),
 )
 # A deliberately failing module, staged next to the real ones (not collected on the host: it lives only there).
@@ -57,7 +58,7 @@ SUMMARY = re.compile(r"^=+ (.*\d+ (passed|failed|skipped|error|errors|deselected
 # ------------------------------------------------------------------------------------------- in Pyodide
 
 
-@run_in_pyodide(packages=["pytest", "numpy", "pyyaml", "pyapp", "hypothesis"])
+@run_in_pyodide(packages=["pytest", "numpy", "pyyaml", "pyapp", "hypothesis", "scipy"])
 async def run_pytest(selenium, base_url: str, files: list[str], args: list[str], skips: dict[str, str]) -> dict:
     """Fetch ``files`` (paths relative to the served root, which is ``/work`` here), run ``pytest.main(args)`` in
     ``/work/main`` and return the exit code, the output and every outcome."""
