@@ -234,6 +234,8 @@ def test_object_table_3d_and_errors():
     table = object_table(labels)
     assert table["area"].tolist() == [24] and table["centroid_z"].tolist() == [1.5]
     assert table["bbox_x1"].tolist() == [6] and "eccentricity" not in table
+    huge = object_table(np.array([[0, 4_000_000_000], [7, 7]], np.uint32))
+    assert huge["label"].tolist() == [7, 4_000_000_000] and huge["bbox_x1"].tolist() == [2, 2]
     with pytest.raises(ValueError, match=r"intensity image has shape \(2, 2\)"):
         object_table(np.zeros((3, 3), int), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="1 to 3 space dimensions"):

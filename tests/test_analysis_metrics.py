@@ -245,3 +245,14 @@ def test_score_picks_the_kind_from_the_ground_truth():
         score(image_pred, image_true, kind="labels")
     with pytest.raises(ValueError, match="kind must be one of auto, labels, image"):
         score(true, true, kind="masks")
+
+
+def test_label_values_do_not_matter():
+    """Large or sparse label values (uint32 near its top, int64) give the scores of the same objects numbered 1..n."""
+    rng = np.random.default_rng(11)
+    true = random_labels(rng)
+    pred = perturbed(rng, true)
+    ids = np.unique(pred)
+    big = np.zeros_like(pred, dtype=np.uint32)
+    big[pred > 0] = (2**32 - 1 - np.searchsorted(ids, pred[pred > 0])).astype(np.uint32)
+    assert instance_scores(big, true.astype(np.int64)) == instance_scores(pred, true)
