@@ -94,12 +94,12 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
     _add_split_options(p)
 
 
-def label_output(model: Any) -> Any:
+def label_output(model: Any, second_channel: str | None = None) -> Any:
     """The output tensor objects are found in (the first with space axes); ValueError before any work."""
     from .analysis import image_output
 
     try:
-        return image_output(model.outputs)
+        return image_output(model.outputs, second_channel=second_channel)
     except ValueError as err:
         raise ValueError(f"--labels: {err}") from err
 

@@ -98,7 +98,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.labels:
         from .cli_analysis import label_output, write_labels
 
-        labelled = label_output(model)
+        labelled = label_output(model, args.second_channel)
     runner = ModelRunner(model)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from scipy import ndimage
 from pyapp.analysis import (
     find_seeds,
     flood,
+    image_output,
     instance_labels,
     object_table,
     output_labels,
@@ -158,6 +159,22 @@ def test_label_errors_name_the_problem():
         instance_labels(p, boundary=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="not both"):
         instance_labels(p, boundary=p, distance=p)
+
+
+def test_image_output_is_checked_before_any_work():
+    from types import SimpleNamespace as NS
+
+    def tensor(name: str, *types: str) -> NS:
+        return NS(id=name, axes=[NS(id=t[0], type=t) for t in types])
+
+    classes, image = tensor("classes", "batch", "channel"), tensor("mask", "batch", "channel", "space", "space")
+    assert image_output([classes, image]) is image
+    with pytest.raises(ValueError, match="image output; this one has none"):
+        image_output([classes])
+    with pytest.raises(ValueError, match="output 'movie' also has axes t"):
+        image_output([tensor("movie", "batch", "time", "space", "space")])
+    with pytest.raises(ValueError, match="boundary channel was asked but output 'p' has no channel axis"):
+        image_output([tensor("p", "batch", "space", "space")], second_channel="boundary")
 
 
 def test_output_labels_use_model_channels():

@@ -37,13 +37,22 @@ def space_view(array: np.ndarray, axes: str, *, channel: int = 0) -> tuple[np.nd
     return np.transpose(array[index], order), "".join(kept[k] for k in order)
 
 
-def image_output(tensors: Sequence[Any]) -> Any:
-    """The first tensor description (``.axes``, each with ``.type``) that has space axes: the one objects are
-    found in. ValueError when none has (a classifier's outputs)."""
+def image_output(tensors: Sequence[Any], *, second_channel: str | None = None) -> Any:
+    """The first tensor description (``.id``, ``.axes`` with ``.type``) that has space axes: the one objects are
+    found in. ValueError when none has (a classifier's outputs), when it has axes other than batch, channel and
+    space, or when ``second_channel`` is asked of a tensor without a channel axis."""
     for tensor in tensors:
         if any(a.type == "space" for a in tensor.axes):
-            return tensor
-    raise ValueError("objects need a model with an image output; this one has none (a classifier?)")
+            break
+    else:
+        raise ValueError("objects need a model with an image output; this one has none (a classifier?)")
+    other = [str(a.id) for a in tensor.axes if a.type not in ("batch", "channel", "space")]
+    if other:
+        raise ValueError(f"objects are found in space (z, y, x); output {tensor.id!r} also has axes "
+                         f"{', '.join(other)}")
+    if second_channel and not any(a.type == "channel" for a in tensor.axes):
+        raise ValueError(f"a {second_channel} channel was asked but output {tensor.id!r} has no channel axis")
+    return tensor
 
 
 def output_labels(array: np.ndarray, axes: str, *, second_channel: str | None = None,

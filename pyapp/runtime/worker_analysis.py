@@ -54,9 +54,10 @@ async def find_objects(model: ModelDescr, outputs: dict[str, np.ndarray], image:
     await _load_scipy()
     from ..analysis import image_output, object_table, output_labels, space_view
 
-    tensor = image_output(model.outputs)
+    split = split_options(options)
+    tensor = image_output(model.outputs, second_channel=split.get("second_channel"))
     array, axes = from_model_layout(outputs[tensor.id], tensor, drop_batch=False)
-    labels, _ = output_labels(array, axes, **split_options(options))
+    labels, _ = output_labels(array, axes, **split)
     try:
         plane = space_view(image, image_axes)[0]
     except ValueError:
