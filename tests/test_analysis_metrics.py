@@ -256,3 +256,16 @@ def test_label_values_do_not_matter():
     big = np.zeros_like(pred, dtype=np.uint32)
     big[pred > 0] = (2**32 - 1 - np.searchsorted(ids, pred[pred > 0])).astype(np.uint32)
     assert instance_scores(big, true.astype(np.int64)) == instance_scores(pred, true)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_swapping_prediction_and_truth_swaps_precision_and_recall(seed: int):
+    rng = np.random.default_rng(20 + seed)
+    true = random_labels(rng)
+    pred = perturbed(rng, true)
+    forward, backward = instance_scores(pred, true), instance_scores(true, pred)
+    for a, b in (("precision", "recall"), ("precision_avg", "recall_avg"), ("fp", "fn")):
+        assert forward[a] == backward[b] and forward[b] == backward[a]
+    for key in ("tp", "f1", "accuracy", "f1_avg", "accuracy_avg", "mean_matched_iou"):
+        assert forward[key] == pytest.approx(backward[key], abs=1e-12), key
+    assert mask_scores(pred, true) == mask_scores(true, pred)

@@ -43,7 +43,14 @@ def overlaps(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 
 
 def iou_matrix(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """IoU of every predicted object (rows) with every true object (columns), background left out."""
+    """IoU of every predicted object (rows) with every true object (columns), background left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> iou_matrix(np.array([1, 1, 2, 0]), np.array([1, 0, 2, 2])).tolist()
+    [[0.5, 0.0], [0.0, 0.5]]
+    """
     counts = overlaps(pred, true)
     inter = counts[1:, 1:].astype(np.float64)
     union = counts[1:].sum(1)[:, None] + counts[:, 1:].sum(0)[None, :] - inter
