@@ -254,7 +254,7 @@ def test_label_values_do_not_matter():
     pred = perturbed(rng, true)
     ids = np.unique(pred)
     big = np.zeros_like(pred, dtype=np.uint32)
-    big[pred > 0] = (2**32 - 1 - np.searchsorted(ids, pred[pred > 0])).astype(np.uint32)
+    big[pred > 0] = np.uint32(2**32 - 1) - np.searchsorted(ids, pred[pred > 0]).astype(np.uint32)
     assert instance_scores(big, true.astype(np.int64)) == instance_scores(pred, true)
 
 

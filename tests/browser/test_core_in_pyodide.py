@@ -29,6 +29,8 @@ MODULES = (
     "test_spec_sources.py", "test_analysis_labels.py", "test_analysis_metrics.py",
 )
 SUPPORT = ("conftest.py", "shared_paths.py")
+# Packages a module needs on top of the decorator's (loaded only for that module: scipy is 20 MB).
+EXTRA_PACKAGES = {"test_analysis_labels.py": ["scipy"], "test_analysis_metrics.py": ["scipy"]}
 # The one flag: tests using these fixtures skip inside Pyodide, with this reason.
 PYODIDE_SKIPS = {
     "served": "Pyodide: needs a local HTTP server on a thread; Emscripten has no sockets or threads",
@@ -58,10 +60,11 @@ SUMMARY = re.compile(r"^=+ (.*\d+ (passed|failed|skipped|error|errors|deselected
 # ------------------------------------------------------------------------------------------- in Pyodide
 
 
-@run_in_pyodide(packages=["pytest", "numpy", "pyyaml", "pyapp", "hypothesis", "scipy"])
-async def run_pytest(selenium, base_url: str, files: list[str], args: list[str], skips: dict[str, str]) -> dict:
-    """Fetch ``files`` (paths relative to the served root, which is ``/work`` here), run ``pytest.main(args)`` in
-    ``/work/main`` and return the exit code, the output and every outcome."""
+@run_in_pyodide(packages=["pytest", "numpy", "pyyaml", "pyapp", "hypothesis"])
+async def run_pytest(selenium, base_url: str, files: list[str], args: list[str], skips: dict[str, str],
+                     packages: list[str]) -> dict:
+    """Load ``packages``, fetch ``files`` (paths relative to the served root, which is ``/work`` here), run
+    ``pytest.main(args)`` in ``/work/main`` and return the exit code, the output and every outcome."""
     import asyncio
     import contextlib
     import io
@@ -82,6 +85,11 @@ async def run_pytest(selenium, base_url: str, files: list[str], args: list[str],
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(await response.bytes())
 
+    if packages:
+        import pyodide_js
+        from pyodide.ffi import to_js
+
+        await pyodide_js.loadPackage(to_js(packages))
     await asyncio.gather(*(fetch(rel) for rel in files))
 
     class PyodidePlugin:
@@ -165,7 +173,7 @@ def _run(selenium, staged: tuple[str, list[str]], target: str) -> dict:
     base, files = staged
     args = [target, "-q", "-rs", "-p", "no:cacheprovider", "--capture=sys", "--rootdir=/work/main",
             "-c", "/work/main/pyproject.toml"]
-    result = run_pytest(selenium, base, files, args, PYODIDE_SKIPS)
+    result = run_pytest(selenium, base, files, args, PYODIDE_SKIPS, EXTRA_PACKAGES.get(Path(target).name, []))
     result["summary"] = _summary(result["output"])
     print(f"[{selenium.browser}] {target}: {result['summary']}")
     print(result["output"])
