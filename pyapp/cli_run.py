@@ -112,6 +112,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         check_values(array, p)
         to_model_layout(array, axes, tensor)
     del array
+    if args.labels:
+        from .cli_analysis import label_output, write_labels
+
+        labelled = label_output(model, args.second_channel)
     runner = ModelRunner(model)
     outdir = Path(args.outdir)
     created = [d for d in (outdir, *outdir.parents) if not d.exists()]  # innermost first
@@ -128,6 +132,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
                 target = write_image(outdir / name, out, out_axes)  # a temporary name, renamed when complete
                 print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
+                if args.labels and t.id == labelled.id:
+                    *written, count = write_labels(outdir, path.stem, out, out_axes, array, axes, args)
+                    print(f"{path}: {count} objects: wrote {' and '.join(map(str, written))}")
     except BaseException:
         for folder in created:  # leave no empty OUTDIR (nor the parents made for it) behind
             if any(folder.iterdir()):
@@ -157,4 +164,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory-budget", type=parse_bytes, help="pick tiles to fit this memory, e.g. 1GB")
     p.add_argument("--axes", help="axes of the input images, e.g. yx, cyx, yxc (default: from the file)")
     p.add_argument("--format", choices=["tif", "npy"], default="tif", help="output file type (default tif)")
+    from .cli_analysis import add_label_options
+
+    add_label_options(p)
     p.set_defaults(func=_cmd_predict)

@@ -134,7 +134,8 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
     """Run ``model`` (URL or zip bytes) on ``image``; returns a JS object ``{backend, ms, outputs}``.
 
     ``options``: ``ep`` ("auto", "wasm", "webgpu"), ``axes`` (image axes such as "yx"), ``tile`` (a number
-    or ``{y: 256, x: 256}``), ``memoryBudget`` (bytes). Output ``data`` are typed arrays (transferable).
+    or ``{y: 256, x: 256}``), ``memoryBudget`` (bytes), ``labels`` (true or split options: adds ``labels`` and
+    ``objects``, see :mod:`.worker_analysis`). Output ``data`` are typed arrays (transferable).
     """
     opts = _options(options)
     t0 = time.perf_counter()
@@ -158,9 +159,22 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
                      "data": to_js(memoryview(np.ascontiguousarray(out).reshape(-1)))}
                     for tid, out in outputs.items()],
     }
+    if opts.get("labels"):
+        from .worker_analysis import find_objects
+
+        result.update(await find_objects(runner.model, outputs, array, axes, opts["labels"]))
     from js import Object  # type: ignore[import-not-found]
 
     return to_js(result, dict_converter=Object.fromEntries)
+
+
+async def evaluate(prediction: Any, ground_truth: Any, options: Any = None) -> Any:
+    """Scores of a prediction against ground truth, as a JS object (see :func:`.worker_analysis.evaluate`)."""
+    from js import Object  # type: ignore[import-not-found]
+
+    from .worker_analysis import evaluate as score
+
+    return to_js(await score(prediction, ground_truth, _options(options)), dict_converter=Object.fromEntries)
 
 
 async def list_models(index_url: str) -> Any:

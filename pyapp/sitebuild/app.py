@@ -25,7 +25,8 @@ from .pyodide import CORE_FILES
 
 PYSCRIPT_VERSION = "0.6.66"  # 0.7.x imports pyodide.ffi.jsnull, which Pyodide 0.27.7 lacks
 # What the model worker loads (model-worker.js): the precache holds these and their lock dependencies.
-WORKER_PACKAGES = ("numpy", "pyyaml", "pillow", "imageio", "tifffile", "pyapp")
+# scipy (objects and scores, pyapp.analysis) loads on the first such request, not at boot.
+WORKER_PACKAGES = ("numpy", "pyyaml", "pillow", "imageio", "tifffile", "pyapp", "scipy")
 # The shell's Python, placed into the main-thread Pyodide by PyScript's ``files`` config.
 SHELL_SOURCES = ("__init__.py", "shell/__init__.py", "shell/app.py", "shell/view.py")
 ICON_SIZES = (192, 512)

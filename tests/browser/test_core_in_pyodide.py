@@ -26,9 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"  # as tests/shared_paths.py
 MODULES = (
     "test_ops.py", "test_tiling.py", "test_spec_corpus.py", "test_spec_roundtrip.py", "test_spec_properties.py",
-    "test_spec_sources.py", "test_spec_limits.py",
+    "test_spec_sources.py", "test_spec_limits.py", "test_analysis_labels.py", "test_analysis_metrics.py",
 )
 SUPPORT = ("conftest.py", "shared_paths.py")
+# Packages a module needs on top of the decorator's (loaded only for that module: scipy is 20 MB).
+EXTRA_PACKAGES = {"test_analysis_labels.py": ["scipy"], "test_analysis_metrics.py": ["scipy"]}
 # The one flag: tests using these fixtures skip inside Pyodide, with this reason.
 PYODIDE_SKIPS = {
     "served": "Pyodide: needs a local HTTP server on a thread; Emscripten has no sockets or threads",
@@ -36,6 +38,7 @@ PYODIDE_SKIPS = {
 ALLOWED_SKIPS = (
     r"bioimageio\.spec not installed \(dev extra\)",
     r"could not import 'bioimageio\.core\.block_meta'",
+    r"scikit-image \(the CPython reference\) is not installed",
     *(re.escape(reason) for reason in PYODIDE_SKIPS.values()),
 )
 # A deliberately failing module, staged next to the real ones (not collected on the host: it lives only there).
@@ -58,9 +61,10 @@ SUMMARY = re.compile(r"^=+ (.*\d+ (passed|failed|skipped|error|errors|deselected
 
 
 @run_in_pyodide(packages=["pytest", "numpy", "pyyaml", "pyapp", "hypothesis"])
-async def run_pytest(selenium, base_url: str, files: list[str], args: list[str], skips: dict[str, str]) -> dict:
-    """Fetch ``files`` (paths relative to the served root, which is ``/work`` here), run ``pytest.main(args)`` in
-    ``/work/main`` and return the exit code, the output and every outcome."""
+async def run_pytest(selenium, base_url: str, files: list[str], args: list[str], skips: dict[str, str],
+                     packages: list[str]) -> dict:
+    """Load ``packages``, fetch ``files`` (paths relative to the served root, which is ``/work`` here), run
+    ``pytest.main(args)`` in ``/work/main`` and return the exit code, the output and every outcome."""
     import asyncio
     import contextlib
     import io
@@ -81,6 +85,11 @@ async def run_pytest(selenium, base_url: str, files: list[str], args: list[str],
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(await response.bytes())
 
+    if packages:
+        import pyodide_js
+        from pyodide.ffi import to_js
+
+        await pyodide_js.loadPackage(to_js(packages))
     await asyncio.gather(*(fetch(rel) for rel in files))
 
     class PyodidePlugin:
@@ -164,7 +173,7 @@ def _run(selenium, staged: tuple[str, list[str]], target: str) -> dict:
     base, files = staged
     args = [target, "-q", "-rs", "-p", "no:cacheprovider", "--capture=sys", "--rootdir=/work/main",
             "-c", "/work/main/pyproject.toml"]
-    result = run_pytest(selenium, base, files, args, PYODIDE_SKIPS)
+    result = run_pytest(selenium, base, files, args, PYODIDE_SKIPS, EXTRA_PACKAGES.get(Path(target).name, []))
     result["summary"] = _summary(result["output"])
     print(f"[{selenium.browser}] {target}: {result['summary']}")
     print(result["output"])

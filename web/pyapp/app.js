@@ -3,6 +3,9 @@
 //   await pyapp.models()                   -> [{id, name, description, url}]
 //   await pyapp.predict(model, image, opts) -> {backend, ms, outputs: [{id, shape, dtype, data}]}
 //   await pyapp.describe(model)            -> {name, kind, inputs/outputs: [{id, dtype, axes: [{id, type, size}]}]}
+//   opts.labels: true (or {threshold, minSize, minDistance, secondChannel}) adds labels: {shape, dtype, data, count}
+//     and objects: [{label, area, centroid_y, ...}] to predict's result (docs/analysis.md)
+//   await pyapp.evaluate(prediction, groundTruthUrl, opts) -> {kind, notes, metrics: {f1, accuracy, seg, dice, ...}}
 //   await pyapp.camera.classify()          -> top-5 [{label, p}] of a camera frame (camera.js)
 // model: a bundled model id, or a URL of a bioimageio.yaml / rdf.yaml / zip (other origins need CORS), or zip
 // bytes; image: a URL of a .npy/.tif/.png/.jpg, or {data: TypedArray, shape, dtype}. opts: {ep, axes, tile,
@@ -75,6 +78,15 @@ async function predict(model, image, options = {}) {
   return call("predict", payload, { transfer, onProgress });
 }
 
+// Scores against ground truth. prediction: a predict() result (its labels, else its first output), a label image
+// {data, shape, dtype} or a URL; groundTruth: a URL of a label image/mask or {data, shape, dtype}.
+async function evaluate(prediction, groundTruth, options = {}) {
+  const array = (a) => (typeof a === "string" ? absolute(a)
+    : { data: a.data, shape: Array.from(a.shape), dtype: a.dtype || "float32" });
+  const pred = prediction && prediction.outputs ? prediction.labels || prediction.outputs[0] : prediction;
+  return call("evaluate", { prediction: array(pred), groundTruth: array(groundTruth), options });
+}
+
 // What a model needs and gives (axes, fixed sizes, channel names, kind), without loading its weights.
 const descriptions = new Map();
 async function describe(model) {
@@ -92,5 +104,5 @@ async function preview(image, options = {}) {
   return call("preview", { image: absolute(image), options });
 }
 
-window.pyapp = { ready: call("init"), models, predict, describe, preview };
+window.pyapp = { ready: call("init"), models, predict, describe, preview, evaluate };
 export default window.pyapp;

@@ -49,7 +49,7 @@ function oneLine(err) {
 }
 
 function transferables(result) {
-  return (result.outputs || []).map((o) => o.data.buffer);
+  return [...(result.outputs || []), ...(result.labels ? [result.labels] : [])].map((o) => o.data.buffer);
 }
 
 async function handle(id, type, payload) {
@@ -69,6 +69,9 @@ async function handle(id, type, payload) {
   }
   if (type === "describe") return await service.describe_model(payload.model);
   if (type === "preview") return await service.preview(payload.image, payload.options || {});
+  if (type === "evaluate") {  // scores against ground truth (pyapp.evaluate)
+    return await service.evaluate(payload.prediction, payload.groundTruth, payload.options || {});
+  }
   throw new Error(`unknown request ${type}`);
 }
 
