@@ -38,7 +38,7 @@ from ._describe import (
 )
 from .package import file_ref, npy_bytes, write_package
 
-__all__ = ["DEFAULT_CITE", "ExtraWeights", "PackageError", "build_from_onnx", "parse_sizes"]
+__all__ = ["DEFAULT_CITE", "ExtraWeights", "PackageError", "build_from_onnx", "parse_sizes", "write_output"]
 
 #: Cited when the user names no publication: the BioImage Model Zoo paper (the format the package follows).
 DEFAULT_CITE = {"text": "Ouyang et al. BioImage Model Zoo: a community-driven resource for accessible deep "
@@ -346,11 +346,17 @@ def build_from_onnx(
     config["pyapp"] = {**config.get("pyapp", {}), "sample": "sample_input.tif"}
     rdf |= extra_meta | {"config": config}
     files["README.md"] = (documentation or readme(rdf, label, x.shape, y.shape)).encode()
-    return _write(Path(dest), rdf, files)
+    return write_output(Path(dest), rdf, files)
 
 
-def _write(dest: Path, rdf: dict[str, Any], files: dict[str, bytes]) -> Path:
-    """A checked package folder, or a zip of it (written next to ``dest`` and renamed into place)."""
+def write_output(dest: Path, rdf: dict[str, Any], files: dict[str, bytes]) -> Path:
+    """Write a checked package folder, or a zip of it (assembled next to ``dest``, then renamed into place).
+
+    Raises
+    ------
+    PackageError
+        When ``pyapp.spec.validate`` finds an error in the assembled package (nothing is written then).
+    """
     if dest.suffix.lower() != ".zip":
         try:
             write_package(dest, rdf, files)
