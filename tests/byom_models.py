@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ def write_torch_package(folder: Path, fmt: str, net: Any | None = None) -> Path:
         y = net(torch.from_numpy(x * np.float32(GAIN))).numpy()
     buf = io.BytesIO()
     if fmt == "torchscript":
-        torch.jit.save(torch.jit.trace(net, torch.from_numpy(x)), buf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is what zoo packages carry
+            torch.jit.save(torch.jit.trace(net, torch.from_numpy(x)), buf)
         files = {"weights.pt": buf.getvalue()}
         entry = {**file_ref("weights.pt", files), "pytorch_version": torch.__version__.split("+")[0]}
     else:

@@ -175,6 +175,9 @@ def read_weights(c: Collector, raw: Any) -> dict[str, WeightsEntry]:
     for fmt, entry in entries.items():
         if entry.parent is not None and (entry.parent not in entries or entry.parent == fmt):
             c.error(f"weights.{fmt}.parent", f"{entry.parent!r} is not another weights entry of this model")
+    if entries and "onnx" not in entries and {"torchscript", "pytorch_state_dict"} & set(entries):
+        c.warn("weights", "no onnx weights: the browser runs ONNX only; add them with "
+               "`pyapp convert MODEL --to onnx -o OUT`")
     if entries and sum(e.parent is None for e in entries.values()) > 1:
         c.warn("weights", "more than one weights entry without a parent")
     return entries

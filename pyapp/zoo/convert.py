@@ -83,12 +83,18 @@ def _architecture(model: Any, entry: Any) -> Any:
     if arch.get("sha256") and hashlib.sha256(code).hexdigest() != arch["sha256"]:
         raise ConvertError(f"weights.pytorch_state_dict.architecture.source: {source!r} does not match its sha256")
     module = types.ModuleType(Path(source).stem)
-    exec(compile(code, source, "exec"), module.__dict__)  # the user's own package, on their request
-    factory = getattr(module, str(arch.get("callable")), None)
-    if factory is None:
-        raise ConvertError(f"weights.pytorch_state_dict.architecture.callable: {source} has no "
-                           f"{arch.get('callable')!r}")
-    return factory(**(arch.get("kwargs") or {}))
+    try:
+        exec(compile(code, source, "exec"), module.__dict__)  # the user's own package, on their request
+        factory = getattr(module, str(arch.get("callable")), None)
+        if factory is None:
+            raise ConvertError(f"weights.pytorch_state_dict.architecture.callable: {source} has no "
+                               f"{arch.get('callable')!r}")
+        return factory(**(arch.get("kwargs") or {}))
+    except ConvertError:
+        raise
+    except Exception as err:  # the package's own code may raise anything
+        raise ConvertError(f"weights.pytorch_state_dict.architecture: {source} fails: "
+                           f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}") from None
 
 
 def load_torch(model: Any) -> tuple[str, Any]:
@@ -111,11 +117,13 @@ def load_torch(model: Any) -> tuple[str, Any]:
         data = read_weights(model, model.weights[fmt])
     except BackendError as err:
         raise ConvertError(str(err)) from None
+    net = _architecture(model, model.weights[fmt]) if fmt == "pytorch_state_dict" else None
     try:
-        if fmt == "torchscript":
-            net = torch.jit.load(io.BytesIO(data), map_location="cpu")
+        if net is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # torch deprecates TorchScript; zoo models use it
+                net = torch.jit.load(io.BytesIO(data), map_location="cpu")
         else:
-            net = _architecture(model, model.weights[fmt])
             net.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
     except (RuntimeError, ValueError, TypeError, KeyError, AttributeError, OSError) as err:
         raise ConvertError(f"weights.{fmt}: cannot load with torch {torch.__version__}: "
