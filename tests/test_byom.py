@@ -174,3 +174,44 @@ def test_api_adds_extra_weights_and_metadata(converted: Path, tmp_path: Path):
     ref = spec.load_description(dest / "bioimageio.yaml", perform_io_checks=True)
     gc.collect()
     assert ref.validation_summary.status == "valid-format", ref.validation_summary.format()
+
+
+def test_parse_sizes():
+    from pyapp.zoo.from_onnx import PackageError, parse_sizes
+
+    assert parse_sizes("256", "bcyx") == {"y": 256, "x": 256}
+    assert parse_sizes("64:16", "bczyx") == {"z": (64, 16), "y": (64, 16), "x": (64, 16)}
+    assert parse_sizes("y=32:8,x=48", "byxc") == {"y": (32, 8), "x": 48}
+    for bad in ("c=3", "y=0", "y=16:a"):
+        with pytest.raises(PackageError, match=r"^--size"):
+            parse_sizes(bad, "bcyx")
+
+
+def test_classifier_with_fixed_input_and_channel_output(tmp_path: Path, capsys):
+    """A network fixed to 32 x 32 RGB that outputs 5 class scores: the sample (yxc photo) is cropped to 32 x 32."""
+    import io
+
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                              torch.nn.Linear(4, 5)).eval()
+    buf = io.BytesIO()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), buf, dynamo=False, opset_version=17,
+                          input_names=["image"], output_names=["scores"], dynamic_axes={"image": {0: "b"}})
+    (tmp_path / "cls.onnx").write_bytes(buf.getvalue())
+    np.save(tmp_path / "photo.npy", np.random.default_rng(0).random((40, 50, 3)).astype(np.float32))
+    args = ["package", "--onnx", str(tmp_path / "cls.onnx"), "--input-axes", "bcyx", "--output-axes", "bc",
+            "--sample", str(tmp_path / "photo.npy"), "--sample-axes", "yxc", "--preprocess", "scale_range",
+            "--postprocess", "softmax", "--name", "Tiny classifier", "--author", "Ada", "--license", "MIT",
+            "--input-channels", "r,g,b", "-o", str(tmp_path / "cls")]
+    assert pyapp_main(args) == 0
+    model = load(tmp_path / "cls", io_checks=True)
+    assert model.inputs[0].axis("y").size == 32 and model.inputs[0].axis("channel").channel_names == ("r", "g", "b")
+    assert [a.type for a in model.outputs[0].axes] == ["batch", "channel"]
+    assert np.load(tmp_path / "cls" / "test_output.npy").shape == (1, 5)
+    assert pyapp_main(["test", str(tmp_path / "cls")]) == 0, capsys.readouterr().out

@@ -179,7 +179,8 @@ def tiff_bytes(x: np.ndarray, letters: str) -> bytes:
     import tifffile
 
     buf = io.BytesIO()
-    tifffile.imwrite(buf, x, metadata={"axes": "".join({"b": "Q", "i": "Q"}.get(a, a.upper()) for a in letters)})
+    axes = "".join({"b": "Q", "i": "Q"}.get(a, a.upper()) for a in letters)
+    tifffile.imwrite(buf, x, photometric="minisblack", metadata={"axes": axes})
     return buf.getvalue()
 
 

@@ -313,7 +313,7 @@ def build_from_onnx(
     try:
         x = to_model_layout(sample, s_letters, _provisional(rdf, {}).inputs[0])
     except LayoutError as err:
-        raise PackageError(f"--sample: {err}") from None
+        raise PackageError(f"--sample: {str(err).replace('pass --axes', 'pass --sample-axes')}") from None
     x = _crop(x, in_axes).astype(np.float32)
     out_shape = info.output_shape_for(data, x)
     rdf["outputs"][0]["axes"] = _output_axes(out_letters, in_letters, in_id, x.shape, out_shape, info, halo,
