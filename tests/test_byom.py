@@ -215,3 +215,7 @@ def test_classifier_with_fixed_input_and_channel_output(tmp_path: Path, capsys):
     assert [a.type for a in model.outputs[0].axes] == ["batch", "channel"]
     assert np.load(tmp_path / "cls" / "test_output.npy").shape == (1, 5)
     assert pyapp_main(["test", str(tmp_path / "cls")]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    assert pyapp_main([*args[:-1], str(tmp_path / "halo"), "--halo", "2"]) == 1  # no output axis to cut it from
+    assert capsys.readouterr().out.strip().startswith("pyapp package: --halo: no space axis of the output 'bc'")
+    assert not (tmp_path / "halo").exists()

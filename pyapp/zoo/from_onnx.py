@@ -176,7 +176,7 @@ def _output_axes(letters: str, in_letters: str, in_id: str, in_shape: tuple[int,
             if len(names) != n:
                 raise PackageError(f"--output-channels: {len(names)} names for {n} output channels")
             axes.append({"type": "channel", "channel_names": names})
-        elif letter in in_letters and info.output_shape[i] is None:
+        elif letter in in_letters and (info.output_shape[i] is None or n == in_shape[in_letters.index(letter)]):
             ref = in_shape[in_letters.index(letter)]
             if ref != n:
                 raise PackageError(f"--output-axes: output axis {letter!r} has {n} pixels for an input of {ref}; "
@@ -187,6 +187,9 @@ def _output_axes(letters: str, in_letters: str, in_id: str, in_shape: tuple[int,
             axes.append(axis)
         else:
             axes.append({"type": kind, "id": _axis_id(letter), "size": n})
+    if halo and not any("halo" in a for a in axes):
+        raise PackageError(f"--halo: no space axis of the output {letters!r} is sized like the input; a halo "
+                           "needs one")
     return axes
 
 
