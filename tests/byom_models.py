@@ -82,3 +82,25 @@ def write_torch_package(folder: Path, fmt: str, net: Any | None = None) -> Path:
         "weights": {fmt: entry},
     }
     return write_package(folder, rdf, files).parent
+
+
+def rewrite_as_04(folder: Path) -> Path:
+    """Replace the package's 0.5 description by the equivalent format 0.4 ``rdf.yaml`` (most zoo models are 0.4)."""
+    import yaml
+
+    descr = yaml.safe_load((folder / "bioimageio.yaml").read_text())
+    weights = {fmt: {k: v for k, v in entry.items() if k != "architecture"} for fmt, entry in descr["weights"].items()}
+    rdf = {
+        "type": "model", "format_version": "0.4.10", "name": descr["name"], "description": descr["description"],
+        "authors": descr["authors"], "cite": descr["cite"], "license": "MIT", "documentation": "README.md",
+        "timestamp": "2024-01-01T00:00:00Z", "test_inputs": ["test_input.npy"], "test_outputs": ["test_output.npy"],
+        "inputs": [{"name": "raw", "axes": "bcyx", "data_type": "float32",
+                    "shape": {"min": [1, 1, 16, 16], "step": [0, 0, 16, 16]},
+                    "preprocessing": [{"name": "scale_linear", "kwargs": {"gain": GAIN}}]}],
+        "outputs": [{"name": "logits", "axes": "bcyx", "data_type": "float32",
+                     "shape": {"reference_tensor": "raw", "scale": [1, 0, 1, 1], "offset": [0, 1, 0, 0]}}],
+        "weights": weights,
+    }
+    (folder / "bioimageio.yaml").unlink()
+    (folder / "rdf.yaml").write_text(yaml.safe_dump(rdf, sort_keys=False))
+    return folder

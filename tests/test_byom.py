@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from byom_models import write_torch_package
+from byom_models import rewrite_as_04, write_torch_package
 
 from pyapp.cli import main as pyapp_main
 from pyapp.spec import load, validate
@@ -128,6 +128,17 @@ def test_convert_state_dict_with_packaged_architecture(tmp_path: Path, capsys):
     model = load(tmp_path / "out.zip", io_checks=True)
     assert model.weights["onnx"].parent == "pytorch_state_dict"
     assert pyapp_main(["test", str(tmp_path / "out.zip")]) == 0
+
+
+def test_convert_a_04_package(tmp_path: Path, capsys):
+    """A format 0.4 torchscript package gets a 0.4 onnx entry; its 0.4 tolerance (decimal 4) is the check's."""
+    src = rewrite_as_04(write_torch_package(tmp_path / "ts04", "torchscript"))
+    assert pyapp_main(["convert", str(src), "-o", str(tmp_path / "out")]) == 0
+    assert "atol 0.00015" in capsys.readouterr().out
+    raw = yaml.safe_load((tmp_path / "out" / "bioimageio.yaml").read_text())
+    assert raw["format_version"] == "0.4.10" and raw["weights"]["onnx"]["parent"] == "torchscript"
+    assert _errors(tmp_path / "out") == []
+    assert pyapp_main(["test", str(tmp_path / "out")]) == 0
 
 
 def test_convert_refuses_what_it_cannot_convert(tmp_path: Path, capsys):
