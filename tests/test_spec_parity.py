@@ -25,6 +25,8 @@ CASES = {
     "v0_4_data_range_null.yaml": "outputs[0].data_range",
     "v0_4_download_url_relative.yaml": "download_url",
     "v0_4_scale_range_null.yaml": "inputs[0].preprocessing[0].kwargs.max_percentile",
+    "v0_4_unknown_field.yaml": "language",
+    "v0_4_zmuv_default_mode.yaml": "inputs[0].preprocessing[0].kwargs",
     "v0_5_base.yaml": None,
     "v0_5_attachments_files.yaml": "attachments",
     "v0_5_doi_url.yaml": "cite[0].doi",

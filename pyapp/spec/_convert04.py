@@ -84,7 +84,10 @@ def _proc(c: Collector, raw: Any, path: str, tensor_axes: str, allowed: set[str]
     if name not in allowed:
         c.error(join(path, "name"), f"unknown processing {name!r}; expected one of {', '.join(sorted(allowed))}")
         return None
+    errors = len(c.issues)
     check_kwargs04(c, name, kwargs, path, has_kwargs="kwargs" in data)
+    if any(i.severity == "error" for i in c.issues[errors:]):
+        return None  # reported in 0.4 terms; the 0.5 checks would repeat it
     kw = dict(kwargs)
     mode = kw.pop("mode", "per_sample" if name == "scale_range" else "fixed")
     axes = kw.pop("axes", None)

@@ -73,7 +73,7 @@ def check_kwargs04(c: Collector, op: str, raw: dict[str, Any], path: str, *, has
             c.error(join(where, name), f"{shown} is not a valid value for {op!r}"
                     + (" (a number is required)" if _NUMBER[0] in types else ""))
     reject_unknown(c, raw, frozenset(rules), where, version="0.4")
-    mode = raw.get("mode", "fixed")
+    mode = raw.get("mode", "fixed" if op == "zero_mean_unit_variance" else None)
     if op in _MODES and isinstance(mode, str) and mode not in _MODES[op]:
         c.error(join(where, "mode"), f"{mode!r} is not one of {', '.join(_MODES[op])}")
     if op == "zero_mean_unit_variance" and isinstance(mode, str):
