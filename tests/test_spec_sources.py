@@ -87,8 +87,8 @@ def test_missing_and_non_package_sources_are_one_line_issues(tmp_path: Path):
 
 
 def test_old_format_is_refused_clearly():
-    issues = validate(b"type: model\nformat_version: 0.3.6\nname: x\n")
+    """0.3.0-0.3.6 are upgraded like bioimageio.spec does (tests/test_spec_parity.py); older ones are refused."""
+    issues = validate(b"type: model\nformat_version: 0.2.4\nname: x\n")
     assert [str(i) for i in issues] == [
-        "error: format_version: model format 0.3.6 is not supported: pyapp reads 0.4.x and 0.5.x "
-        "(convert older files with `bioimageio update-format`)"
+        "error: format_version: model format 0.2.4 is not supported: pyapp reads 0.3.x (0.3.0-0.3.6), 0.4.x and 0.5.x"
     ]

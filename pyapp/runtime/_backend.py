@@ -86,7 +86,9 @@ def create_backend(
         if factory is None:
             reasons.append(f"{fmt}: no backend for this format here (pyapp runs {', '.join(FACTORIES)})")
         elif entry is None:
-            reasons.append(f"{fmt}: the model has no {fmt} weights")
+            hint = " (convert its PyTorch weights: pyapp convert MODEL --to onnx -o OUT)" if fmt == "onnx" and {
+                "torchscript", "pytorch_state_dict"} & set(model.weights) else ""
+            reasons.append(f"{fmt}: the model has no {fmt} weights{hint}")
         else:
             try:
                 return factory(model, entry, providers)

@@ -5,10 +5,12 @@ Issues found here use the 0.4 field names (``inputs[0].shape``), so users see th
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any
 
 from ._fields import Collector, as_dict, get, get_list, get_str, join
+from ._rules04 import check_kwargs04, check_model04
 
 AXIS_LETTERS = {"b": "batch", "t": "time", "c": "channel", "z": "space", "y": "space", "x": "space", "i": "index"}
 #: 0.4 axis letters whose 0.5 axis id is not the letter itself.
@@ -82,12 +84,16 @@ def _proc(c: Collector, raw: Any, path: str, tensor_axes: str, allowed: set[str]
     if name not in allowed:
         c.error(join(path, "name"), f"unknown processing {name!r}; expected one of {', '.join(sorted(allowed))}")
         return None
+    errors = len(c.issues)
+    check_kwargs04(c, name, kwargs, path, has_kwargs="kwargs" in data)
+    if any(i.severity == "error" for i in c.issues[errors:]):
+        return None  # reported in 0.4 terms; the 0.5 checks would repeat it
     kw = dict(kwargs)
-    mode = kw.pop("mode", "per_sample" if name in ("zero_mean_unit_variance", "scale_range") else "fixed")
-    if mode not in ("fixed", "per_sample", "per_dataset"):
-        c.error(join(join(path, "kwargs"), "mode"), f"unknown mode {mode!r}; expected fixed, per_sample or per_dataset")
+    mode = kw.pop("mode", "per_sample" if name == "scale_range" else "fixed")
     axes = kw.pop("axes", None)
-    if name in ("scale_linear", "binarize", "clip", "sigmoid"):
+    if name == "sigmoid":
+        return {"id": name}
+    if name in ("scale_linear", "binarize", "clip"):
         axis = _complement_axis(tensor_axes, axes)
         if axis is not None and any(isinstance(kw.get(k), list) for k in ("gain", "offset", "threshold")):
             kw["axis"] = axis
@@ -274,6 +280,7 @@ def _test_files(c: Collector, data: dict[str, Any], key: str, n: int) -> list[An
 
 def convert_model04(c: Collector, data: dict[str, Any]) -> dict[str, Any]:
     """0.4 model data as 0.5 data (issues about 0.4-only fields go to ``c``)."""
+    check_model04(c, data, str(data.get("format_version")))
     raw_inputs = get_list(c, data, "inputs", "", required=True, nonempty=True)
     raw_outputs = get_list(c, data, "outputs", "", required=True, nonempty=True)
     sizes_of = _sizes(raw_inputs)
@@ -308,7 +315,10 @@ def convert_model04(c: Collector, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cite_entry(entry: Any) -> Any:
-    """0.4 allowed a DOI in ``url``; 0.5 wants it in ``doi``."""
+    """0.4 allowed a DOI in ``url``; 0.5 wants it in ``doi``. A doi.org prefix is dropped (as bioimageio.spec
+    does for 0.4 descriptions)."""
+    if isinstance(entry, dict) and isinstance(entry.get("doi"), str):
+        entry = {**entry, "doi": re.sub(r"^(https://doi\.org/|http://dx\.doi\.org/)", "", entry["doi"])}
     if isinstance(entry, dict) and isinstance(entry.get("url"), str) and entry["url"].startswith("10."):
         entry = {**entry, "doi": entry["url"]}
         del entry["url"]

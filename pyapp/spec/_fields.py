@@ -151,3 +151,15 @@ def check_unknown(c: Collector, data: dict[str, Any], known: set[str], path: str
     for key in data:
         if key not in known:
             c.warn(join(path, str(key)), "unknown field (ignored)")
+
+
+def reject_unknown(c: Collector, data: dict[str, Any], known: set[str] | frozenset[str], path: str,
+                   hints: dict[str, str] | None = None, *, version: str = "0.5") -> None:
+    """An error for each field format ``version`` does not define (bioimageio.spec forbids extra fields).
+
+    ``hints`` maps fields of another format version to what replaces them.
+    """
+    for key in data:
+        if key not in known:
+            hint = (hints or {}).get(str(key))
+            c.error(join(path, str(key)), f"unknown field in format {version}" + (f": {hint}" if hint else ""))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ._fields import Collector, as_dict, file_ref, get, get_dict, get_list, get_str, join
 from .model import FileRef, GenericDescr
 
+#: A DOI as bioimage.io checks it: "10.", four digits, anything.
+_DOI = re.compile(r"^10\.[0-9]{4}.+$")
 GENERIC_TYPES = ("dataset", "application", "notebook", "collection", "generic")
 _HANDLED = {"name", "description", "format_version", "type", "authors", "cite", "license", "tags", "covers",
             "documentation", "attachments", "version", "config"}
@@ -30,7 +33,7 @@ def _people(c: Collector, data: dict[str, Any], key: str, *, required: bool) -> 
     return tuple(people)
 
 
-def _cite(c: Collector, data: dict[str, Any], *, required: bool) -> tuple[dict[str, Any], ...]:
+def _cite(c: Collector, data: dict[str, Any], *, required: bool, model: bool) -> tuple[dict[str, Any], ...]:
     items = get_list(c, data, "cite", "", required=required, nonempty=required)
     entries = []
     for i, raw in enumerate(items):
@@ -40,6 +43,10 @@ def _cite(c: Collector, data: dict[str, Any], *, required: bool) -> tuple[dict[s
         get_str(c, entry, "text", join("cite", i), required=True)
         if entry.get("doi") is None and entry.get("url") is None:
             c.error(join("cite", i), "needs a doi or a url")
+        doi = entry.get("doi")
+        if model and doi is not None and not (isinstance(doi, str) and _DOI.match(doi)):
+            c.error(join(join("cite", i), "doi"), f"expected a bare DOI such as 10.1101/2022.06.07.495102, got {doi!r}"
+                    + (" (drop the https://doi.org/ part)" if isinstance(doi, str) and "doi.org/" in doi else ""))
         entries.append(entry)
     return tuple(entries)
 
@@ -64,6 +71,8 @@ def read_generic_fields(c: Collector, data: dict[str, Any], *, model: bool) -> d
     documentation = file_ref(c, doc, "documentation") if doc is not None else None
     attachments = data.get("attachments")
     attached = _files(c, attachments, "attachments") if isinstance(attachments, list) else ()
+    if model and attachments is not None and not isinstance(attachments, list):
+        c.error("attachments", "expected a list of files ({source: name}); 0.4's {files: [...]} is a list in 0.5")
     version = data.get("version")
     license_ = get_str(c, data, "license", "", required=model)
     other = {k: v for k, v in data.items() if k not in _HANDLED and k not in ("inputs", "outputs", "weights")}
@@ -73,7 +82,7 @@ def read_generic_fields(c: Collector, data: dict[str, Any], *, model: bool) -> d
         "format_version": str(data.get("format_version", "")),
         "type": str(data.get("type", "model" if model else "generic")),
         "authors": _people(c, data, "authors", required=model),
-        "cite": _cite(c, data, required=model),
+        "cite": _cite(c, data, required=model, model=model),
         "license": license_,
         "tags": _tags(c, data),
         "covers": _files(c, get_list(c, data, "covers", ""), "covers"),

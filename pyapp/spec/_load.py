@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ._convert03 import upgrade_model03
 from ._convert04 import convert_model04
 from ._errors import one_line
 from ._fields import Collector
@@ -107,11 +108,16 @@ def _describe(c: Collector, data: dict[str, Any], root: Root) -> Descr | None:
         if version[:2] > LATEST_GENERIC[:2]:
             c.warn("format_version", f"{original} is newer than pyapp knows ({'.'.join(map(str, LATEST_GENERIC))})")
         return read_generic(c, data, original_version=original, root=root)
-    if version[:2] == (0, 4):
+    if version[:2] == (0, 3):  # upgraded to 0.4.0 as bioimageio.spec does, then read as 0.4
+        upgraded = upgrade_model03(c, data)
+        if upgraded is None:
+            return None
+        data = convert_model04(c, upgraded)
+    elif version[:2] == (0, 4):
         data = convert_model04(c, data)
     elif version[:2] != (0, 5):
-        c.error("format_version", f"model format {original} is not supported: pyapp reads 0.4.x and 0.5.x "
-                "(convert older files with `bioimageio update-format`)")
+        c.error("format_version", f"model format {original} is not supported: pyapp reads 0.3.x (0.3.0-0.3.6), "
+                "0.4.x and 0.5.x")
         return None
     elif version > LATEST_MODEL:
         c.warn("format_version", f"{original} is newer than {'.'.join(map(str, LATEST_MODEL))}; read as 0.5")

@@ -11,13 +11,13 @@ from ._fields import (
     Collector,
     as_dict,
     check_sha256,
-    check_unknown,
     file_ref,
     get,
     get_dict,
     get_list,
     get_str,
     join,
+    reject_unknown,
 )
 from ._generic import read_generic_fields
 from ._processing import (
@@ -32,11 +32,36 @@ from .model import WEIGHT_FORMATS, ModelDescr, SizeReference, Tensor, TensorData
 #: The format version of the normalised view every model is read into (and written as).
 MODEL_VIEW_VERSION = "0.5.4"
 _TENSOR_ID = re.compile(r"^[a-z0-9_\-.]+$", re.IGNORECASE)
-_TENSOR_FIELDS = {"id", "axes", "description", "test_tensor", "sample_tensor", "data", "preprocessing",
-                  "postprocessing", "optional"}
-MODEL_FIELDS = {
-    "inputs", "outputs", "weights", "training_data", "run_mode", "timestamp", "parent", "packaged_by",
-    "maintainers", "git_repo", "id", "id_emoji", "icon", "links", "uploader", "badges", "source",
+_OUTPUT_FIELDS = frozenset({"id", "axes", "description", "test_tensor", "sample_tensor", "data", "postprocessing"})
+_INPUT_FIELDS = _OUTPUT_FIELDS - {"postprocessing"} | {"preprocessing", "optional", "pad", "output_of"}
+#: Every field of a 0.5 model description (bioimageio.spec forbids others).
+MODEL_FIELDS = frozenset({
+    "attachments", "authors", "cite", "config", "covers", "description", "documentation", "format_version",
+    "git_repo", "icon", "id", "id_emoji", "inputs", "license", "links", "maintainers", "name", "outputs",
+    "packaged_by", "parent", "run_mode", "tags", "timestamp", "training_data", "type", "uploader", "version",
+    "version_comment", "weights",
+})
+_WEIGHTS_BASE = frozenset({"source", "sha256", "authors", "comment", "parent"})
+_WEIGHTS_FIELDS = {
+    "onnx": _WEIGHTS_BASE | {"opset_version", "external_data"},
+    "torchscript": _WEIGHTS_BASE | {"pytorch_version"},
+    "pytorch_state_dict": _WEIGHTS_BASE | {"architecture", "dependencies", "pytorch_version", "strict"},
+    "keras_hdf5": _WEIGHTS_BASE | {"tensorflow_version"},
+    "keras_v3": _WEIGHTS_BASE | {"keras_version", "backend"},
+}
+_OLD = "a format 0.4 field"
+#: What replaced the 0.4 fields people leave in 0.5 descriptions.
+HINTS_04 = {
+    "test_inputs": f"{_OLD}; 0.5: inputs[i].test_tensor", "test_outputs": f"{_OLD}; 0.5: outputs[i].test_tensor",
+    "sample_inputs": f"{_OLD}; 0.5: inputs[i].sample_tensor",
+    "sample_outputs": f"{_OLD}; 0.5: outputs[i].sample_tensor",
+    "download_url": f"{_OLD} without a 0.5 counterpart", "rdf_source": f"{_OLD} without a 0.5 counterpart",
+    "version_number": f"{_OLD}; 0.5: version", "name": f"{_OLD}; 0.5 tensors have an id",
+    "data_type": f"{_OLD}; 0.5: data.type", "data_range": f"{_OLD}; 0.5: data.range",
+    "shape": f"{_OLD}; 0.5 gives each axis a size", "halo": f"{_OLD}; 0.5 gives each axis a halo",
+    "architecture_sha256": f"{_OLD}; 0.5: architecture.sha256", "kwargs": f"{_OLD}; 0.5: architecture.kwargs",
+    "attachments": f"{_OLD} in weights entries", "dependencies": f"{_OLD} here; 0.5: weights.pytorch_state_dict",
+    "language": f"{_OLD}", "framework": f"{_OLD}",
 }
 _REQUIRED_VERSIONS = {
     "pytorch_state_dict": ("pytorch_version",), "torchscript": ("pytorch_version",),
@@ -86,9 +111,7 @@ def read_tensor(c: Collector, raw: Any, path: str, *, is_input: bool) -> Tensor 
     key, ids = ("preprocessing", PREPROCESSING_IDS) if is_input else ("postprocessing", POSTPROCESSING_IDS)
     steps = read_processing(c, data.get(key), join(path, key), allowed=ids, axis_ids=axis_ids)
     steps = with_ensure_dtype(steps, tdata.type, is_input=is_input)
-    for field_name in data:
-        if field_name not in _TENSOR_FIELDS:
-            c.warn(join(path, str(field_name)), "unknown field (ignored)")
+    reject_unknown(c, data, _INPUT_FIELDS if is_input else _OUTPUT_FIELDS, path, HINTS_04)
     return Tensor(
         id=tensor_id, axes=axes, description=get_str(c, data, "description", path, default="") or "",
         test_tensor=test_ref,
@@ -128,10 +151,12 @@ def _check_references(c: Collector, inputs: list[Tensor], outputs: list[Tensor])
                     c.error(f"{kind}[{i}].processing[{j}].kwargs.reference_tensor", f"no tensor {ref_id!r}")
 
 
-def _weights_entry(c: Collector, fmt: str, raw: Any, path: str) -> WeightsEntry | None:
+def _weights_entry(c: Collector, fmt: str, raw: Any, path: str, *, strict: bool) -> WeightsEntry | None:
     data = as_dict(c, raw, path)
     if data is None:
         return None
+    if strict and fmt in _WEIGHTS_FIELDS:
+        reject_unknown(c, data, _WEIGHTS_FIELDS[fmt], path, HINTS_04)
     source = file_ref(c, data.get("source"), join(path, "source"))
     if source is None:
         return None
@@ -153,8 +178,11 @@ def _weights_entry(c: Collector, fmt: str, raw: Any, path: str) -> WeightsEntry 
     return WeightsEntry(fmt, type(source)(source.source, sha), get_str(c, data, "parent", path), extra)
 
 
-def read_weights(c: Collector, raw: Any) -> dict[str, WeightsEntry]:
-    """The ``weights`` mapping: known formats, parents that exist, exactly one entry without parent."""
+def read_weights(c: Collector, raw: Any, *, strict: bool = True) -> dict[str, WeightsEntry]:
+    """The ``weights`` mapping: known formats, parents that exist, exactly one entry without parent.
+
+    ``strict``: fields a 0.5 entry does not define are errors (0.4 entries were checked before conversion).
+    """
     data = as_dict(c, raw, "weights") if raw is not None else None
     if data is None:
         if raw is None:
@@ -167,7 +195,7 @@ def read_weights(c: Collector, raw: Any) -> dict[str, WeightsEntry]:
         if fmt not in WEIGHT_FORMATS:
             c.error(join("weights", str(fmt)), f"unknown weights format; expected one of {', '.join(WEIGHT_FORMATS)}")
             continue
-        entry = _weights_entry(c, fmt, value, join("weights", fmt))
+        entry = _weights_entry(c, fmt, value, join("weights", fmt), strict=strict)
         if entry is not None:
             entries[fmt] = entry
     if not entries:
@@ -175,6 +203,9 @@ def read_weights(c: Collector, raw: Any) -> dict[str, WeightsEntry]:
     for fmt, entry in entries.items():
         if entry.parent is not None and (entry.parent not in entries or entry.parent == fmt):
             c.error(f"weights.{fmt}.parent", f"{entry.parent!r} is not another weights entry of this model")
+    if entries and "onnx" not in entries and {"torchscript", "pytorch_state_dict"} & set(entries):
+        c.warn("weights", "no onnx weights: the browser runs ONNX only; add them with "
+               "`pyapp convert MODEL --to onnx -o OUT`")
     if entries and sum(e.parent is None for e in entries.values()) > 1:
         c.warn("weights", "more than one weights entry without a parent")
     return entries
@@ -184,6 +215,9 @@ def read_model05(c: Collector, data: dict[str, Any], *, original_version: str, r
     """A model description from 0.5 data; issues go to ``c``."""
     generic = read_generic_fields(c, data, model=True)
     bad = sorted(set(generic["name"]) - NAME_CHARS)
+    v05 = original_version.startswith("0.5")
+    if v05 and generic["name"] and not 5 <= len(generic["name"]) <= 128:
+        c.error("name", f"{generic['name']!r}: a model name has 5 to 128 characters")
     if bad:
         c.error("name", f"{generic['name']!r} has characters a model name may not use: {''.join(bad)!r} "
                 "(allowed: letters, digits, '_+- ()')")
@@ -192,11 +226,13 @@ def read_model05(c: Collector, data: dict[str, Any], *, original_version: str, r
     outputs = [t for i, r in enumerate(get_list(c, data, "outputs", "", required=True, nonempty=True))
                if (t := read_tensor(c, r, join("outputs", i), is_input=False))]
     _check_references(c, inputs, outputs)
-    weights = read_weights(c, data.get("weights"))
+    weights = read_weights(c, data.get("weights"), strict=v05)
     timestamp = data.get("timestamp")
     if timestamp is not None and not isinstance(timestamp, str):
         timestamp = timestamp.isoformat() if hasattr(timestamp, "isoformat") else str(timestamp)
-    check_unknown(c, data, MODEL_FIELDS | generic.pop("_known"), "")
+    generic.pop("_known")
+    if v05:  # 0.4 descriptions were checked in 0.4 terms before they were converted
+        reject_unknown(c, data, MODEL_FIELDS, "", HINTS_04)
     generic["other"].pop("timestamp", None)
     generic["format_version"] = MODEL_VIEW_VERSION
     return ModelDescr(

@@ -98,6 +98,8 @@ def read_processing(
             continue
         op = get_str(c, data, "id", where, required=True)
         kwargs = data.get("kwargs") or {}
+        if op == "sigmoid" and "kwargs" in data:
+            c.error(join(where, "kwargs"), "sigmoid takes no kwargs")
         if not isinstance(kwargs, dict):
             c.error(join(where, "kwargs"), f"expected a mapping, got {type(kwargs).__name__}")
             kwargs = {}
