@@ -66,6 +66,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("pyapp.cli_run", "add_predict"), "package": ("pyapp.zoo", "add_package"),
     "convert": ("pyapp.zoo.convert", "add_convert"),
     "build": ("pyapp.sitebuild", "add_build"), "serve": ("pyapp.serve", "add_serve"),
+    "engine": ("pyapp.engine.cli", "add_engine"), "train": ("pyapp.engine.cli", "add_train"),
 }
 
 

@@ -108,6 +108,7 @@ class Progress:
     eta_s: float | None
     sample: dict[str, np.ndarray] | None = None
     early_stopped: bool = False
+    resumed_at: list[int] = field(default_factory=list)
 
 
 def _save(obj: Any, path: Path) -> None:
@@ -186,6 +187,7 @@ def train(cfg: TrainConfig, pairs: Sequence[dict[str, Any]], workdir: Path, *,
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         state = saved["state"]
+        state.setdefault("resumed_at", []).append(state["step"])
     sample = None
     bce = torch.nn.BCEWithLogitsLoss()
     model.train()
@@ -194,7 +196,8 @@ def train(cfg: TrainConfig, pairs: Sequence[dict[str, Any]], workdir: Path, *,
     def progress() -> Progress:
         rate = (time.perf_counter() - started) / done_here if done_here else None
         eta = None if rate is None else rate * (cfg.steps - state["step"])
-        return Progress(state["step"], cfg.steps, state["losses"], state["val"], eta, sample, state["early"])
+        return Progress(state["step"], cfg.steps, state["losses"], state["val"], eta, sample, state["early"],
+                        state.get("resumed_at", []))
 
     while state["step"] < cfg.steps and not state["early"] and not should_stop():
         step = state["step"]
