@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,6 +90,8 @@ class TrainConfig:
         bad = next((k for k, ok in rules.items() if not ok), None)
         if bad:
             raise DataError(f"config.{bad}: {getattr(self, bad)!r} is out of range")
+        if not re.fullmatch(r"[\w+\- ()]{5,128}", self.name):
+            raise DataError(f"config.name: {self.name!r}: use 5 to 128 letters, digits, spaces and _+-()")
 
     def public(self) -> dict[str, Any]:
         """The options as JSON-able values (``init_package`` as a flag)."""
@@ -177,6 +180,7 @@ def train(cfg: TrainConfig, pairs: Sequence[dict[str, Any]], workdir: Path, *,
     import torch
 
     workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
     train_regions, val_regions = split(pairs, cfg.val_fraction, cfg.patch)
     model = make_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
