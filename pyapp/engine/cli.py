@@ -94,7 +94,9 @@ def _embedded(args: argparse.Namespace) -> int:
         server.start()
         worker_token, page_token = mint_token(data, "pyapp-worker"), mint_token(data, PAGE_USER)
         cmd = worker_command(server.url, worker_token, data / "jobs", args.max_upload_mb)
-        workers = [subprocess.Popen(cmd, env=_child_env()) for _ in range(args.workers)]
+        env = _child_env()  # the workers share the cores
+        env.setdefault("PYAPP_ENGINE_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, args.workers))))
+        workers = [subprocess.Popen(cmd, env=env) for _ in range(args.workers)]
         wait_for_workers(server.url, page_token, args.workers)
         info = {"url": server.url, "workspace": WORKSPACE, "token": page_token, "data_dir": str(data),
                 "workers": [w.pid for w in workers]}
@@ -111,7 +113,7 @@ def _embedded(args: argparse.Namespace) -> int:
             for i, w in enumerate(workers):
                 if w.poll() is not None:
                     print(f"engine    worker {w.pid} exited ({w.returncode}); starting another", flush=True)
-                    workers[i] = subprocess.Popen(cmd, env=_child_env())
+                    workers[i] = subprocess.Popen(cmd, env=env)
     except KeyboardInterrupt:
         return 0
     finally:

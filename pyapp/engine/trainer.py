@@ -146,7 +146,8 @@ def predict(model: Any, image: np.ndarray, depth: int) -> np.ndarray:
     ph, pw = -h % mult, -w % mult
     x = np.pad(image, ((0, ph), (0, pw)), mode="reflect")
     with torch.no_grad():
-        out = model(torch.from_numpy(np.ascontiguousarray(x))[None, None])[0].numpy()
+        device = next(model.parameters()).device
+        out = model(torch.from_numpy(np.ascontiguousarray(x))[None, None].to(device))[0].cpu().numpy()
     return out[:, :h, :w]
 
 
@@ -173,7 +174,9 @@ def _validate(model: Any, val: Sequence[Region], depth: int) -> tuple[float, flo
 def train(cfg: TrainConfig, pairs: Sequence[dict[str, Any]], workdir: Path, *,
           should_stop: Callable[[], bool] = lambda: False,
           on_progress: Callable[[Progress], None] = lambda p: None) -> tuple[Any, Progress]:
-    """Train (or resume) in ``workdir``; returns the best model (eval mode) and the final progress.
+    """Train (or resume) in ``workdir``; returns the best model (eval mode, on the CPU) and the final progress.
+
+    Runs on CUDA when torch sees a GPU, else on the CPU.
 
     ``should_stop()`` is asked before every step; when it says yes, training ends after writing a checkpoint.
     """
@@ -182,12 +185,13 @@ def train(cfg: TrainConfig, pairs: Sequence[dict[str, Any]], workdir: Path, *,
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     train_regions, val_regions = split(pairs, cfg.val_fraction, cfg.patch)
-    model = make_model(cfg)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = make_model(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     state: dict[str, Any] = {"step": 0, "losses": [], "val": [], "best": -1.0, "bad": 0, "early": False}
     ckpt = workdir / "checkpoint.pt"
     if ckpt.is_file():
-        saved = torch.load(ckpt, weights_only=False)
+        saved = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         state = saved["state"]
@@ -207,7 +211,7 @@ def train(cfg: TrainConfig, pairs: Sequence[dict[str, Any]], workdir: Path, *,
         step = state["step"]
         xs, ys = batch(train_regions, np.random.default_rng([cfg.seed, step]), cfg.batch_size, cfg.patch, cfg.augment)
         opt.zero_grad()
-        loss = bce(model.logits(torch.from_numpy(xs)), torch.from_numpy(ys))
+        loss = bce(model.logits(torch.from_numpy(xs).to(device)), torch.from_numpy(ys).to(device))
         loss.backward()
         opt.step()
         state["step"] = step + 1
@@ -227,6 +231,6 @@ def train(cfg: TrainConfig, pairs: Sequence[dict[str, Any]], workdir: Path, *,
         on_progress(progress())
     _save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, ckpt)
     if (workdir / "best.pt").is_file():
-        model.load_state_dict(torch.load(workdir / "best.pt", weights_only=True))
-    model.eval()
+        model.load_state_dict(torch.load(workdir / "best.pt", weights_only=True, map_location=device))
+    model = model.cpu().eval()  # export and callers work on the CPU
     return model, progress()
