@@ -219,3 +219,14 @@ def test_killed_worker_resumes_and_restart_keeps_finished_jobs(tmp_path: Path, p
         jobs, package = run(after_restart(eng, job))
     assert [(j["job_id"], j["state"]) for j in jobs] == [(job, "done")]
     assert package == package_before
+
+
+def test_websocket_compression_is_off(engine: Engine) -> None:
+    """The server declines per-message deflate (zlib was half the upload time), whatever the client offers."""
+    import websockets
+
+    async def main() -> list[Any]:
+        async with websockets.connect(engine.url.replace("http://", "ws://") + "/ws") as ws:
+            return list(ws.protocol.extensions)
+
+    assert run(main()) == []
