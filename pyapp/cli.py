@@ -67,6 +67,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("pyapp.zoo.convert", "add_convert"),
     "build": ("pyapp.sitebuild", "add_build"), "serve": ("pyapp.serve", "add_serve"),
     "evaluate": ("pyapp.cli_analysis", "add_evaluate"),
+    "engine": ("pyapp.engine.cli", "add_engine"), "train": ("pyapp.engine.cli", "add_train"),
 }
 
 
