@@ -1,6 +1,6 @@
 // window.pyapp: the page's automation API over the model worker (also used by tests and scripts).
-//   await pyapp.ready                      -> {pyodide, bootMs, crossOriginIsolated, gpu}
-//   await pyapp.models()                   -> [{id, name, description, url}]
+//   await pyapp.ready                      -> {pyodide, bootMs, crossOriginIsolated, gpu, timings, marks}
+//   await pyapp.models()                   -> [{id, name, description, url}] (models/index.json; no Python)
 //   await pyapp.predict(model, image, opts) -> {backend, ms, outputs: [{id, shape, dtype, data}]}
 //   await pyapp.describe(model)            -> {name, kind, inputs/outputs: [{id, dtype, axes: [{id, type, size}]}]}
 //   await pyapp.camera.classify()          -> top-5 [{label, p}] of a camera frame (camera.js)
@@ -46,13 +46,20 @@ function call(type, payload = {}, { transfer = [], onProgress = null } = {}) {
   });
 }
 
-startWorker();
+startWorker();  // as early as possible: the worker's Python boots while the page and its shell start
 const absolute = (url) => new URL(url, location.href).href;
 let modelList = null;
 
+// The bundled models (models/index.json, written by the build); none when the file is missing.
 async function models() {
-  if (!modelList) modelList = await call("models");
-  return modelList.map((m) => ({ ...m, url: absolute(m.url) }));
+  if (!modelList) {
+    modelList = (async () => {
+      const response = await fetch(new URL("../models/index.json", import.meta.url));
+      return response.ok ? await response.json() : [];
+    })();
+    modelList.catch(() => { modelList = null; });
+  }
+  return (await modelList).map((m) => ({ ...m, url: absolute(m.url) }));
 }
 
 async function resolveModel(model) {
@@ -92,5 +99,16 @@ async function preview(image, options = {}) {
   return call("preview", { image: absolute(image), options });
 }
 
-window.pyapp = { ready: call("init"), models, predict, describe, preview };
+// For the page's MicroPython shell (pyapp/shell/dom.py): under PyScript it cannot catch a rejected promise, so it
+// awaits settle(promise), which always resolves to {ok, value} or {ok: false, error: one line}; and it sleeps on
+// a JavaScript timer (not asyncio).
+const bridge = {
+  settle: (promise) => Promise.resolve(promise).then((value) => ({ ok: true, value }),
+                                                     (err) => ({ ok: false, error: (err && err.message) || String(err) })),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+const ready = call("init");
+ready.then(() => performance.mark("pyapp:worker-ready"), () => {});
+window.pyapp = { ready, models, predict, describe, preview, bridge };
 export default window.pyapp;
