@@ -8,6 +8,8 @@
 // bytes; image: a URL of a .npy/.tif/.png/.jpg, or {data: TypedArray, shape, dtype}. opts: {ep, axes, tile,
 // memoryBudget, onProgress(done, total, message)}. Failures reject with a one-line Error; the worker survives.
 
+import * as bridge from "./bridge.js";  // for the MicroPython shell: promises that always resolve, sleep
+
 const workerUrl = new URL("./model-worker.js", import.meta.url);
 let worker = null;
 let seq = 0;
@@ -99,16 +101,7 @@ async function preview(image, options = {}) {
   return call("preview", { image: absolute(image), options });
 }
 
-// For the page's MicroPython shell (pyapp/shell/dom.py): under PyScript it cannot catch a rejected promise, so it
-// awaits settle(promise), which always resolves to {ok, value} or {ok: false, error: one line}; and it sleeps on
-// a JavaScript timer (not asyncio).
-const bridge = {
-  settle: (promise) => Promise.resolve(promise).then((value) => ({ ok: true, value }),
-                                                     (err) => ({ ok: false, error: (err && err.message) || String(err) })),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
 const ready = call("init");
 ready.then(() => performance.mark("pyapp:worker-ready"), () => {});
-window.pyapp = { ready, models, predict, describe, preview, bridge };
+window.pyapp = { ready, models, predict, describe, preview, bridge: { ...bridge } };
 export default window.pyapp;
