@@ -160,7 +160,7 @@ __all__ = [
 ]
 
 STEPS: dict[str, Callable[[Site], None]] = {
-    "pyodide": build_pyodide, "pyc": build_pyc, "ort": build_ort, "web": build_web, "editor": build_editor,
+    "pyodide": build_pyodide, "ort": build_ort, "web": build_web, "editor": build_editor,
     "models": build_models,
     "plugins": build_plugins, "app": build_app,
 }

@@ -70,7 +70,7 @@ def _precache_files(site: Site) -> list[str]:
     for folder in ("pyscript", "mpy", "shell", "icons", "ort", "models", "plugins"):
         files |= {p.relative_to(out).as_posix() for p in (out / folder).rglob("*")
                   if p.is_file() and not p.name.endswith(".map")} if (out / folder).is_dir() else set()
-    # the workers' lock (build step "pyc"): their packages and stdlib with bytecode, under pyodide/pyc/
+    # the workers' lock (end of step "pyodide"): their packages and stdlib with bytecode, under pyodide/pyc/
     lock = json.loads((out / "pyodide" / PYC_DIR / "pyodide-lock.json").read_text())["packages"]
     todo, seen = [canonicalize_name(n) for n in WORKER_PACKAGES], set()
     while todo:

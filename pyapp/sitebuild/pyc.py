@@ -1,4 +1,4 @@
-"""Build step "pyc", after "pyodide": the workers' Python precompiled to CPython 3.12 bytecode.
+"""The end of build step "pyodide": the workers' Python precompiled to CPython 3.12 bytecode.
 
 ``<out>/pyodide/pyc/`` gets the standard library zip and the wheels of the model worker's packages (numpy,
 pyyaml, pillow, imageio, tifffile, pyapp and their dependencies) with ``.pyc`` files added (sources kept; see
