@@ -123,18 +123,24 @@ class StartFigures:
 
 
 def _cpu_seconds() -> float:
-    """CPU time (user + system) of the Chromium processes below this one."""
-    import psutil
-
-    total = 0.0
-    for proc in psutil.Process(os.getpid()).children(recursive=True):
+    """CPU time (user + system) of the Chromium processes below this one (Linux ``/proc``)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
         try:
-            if "chrom" in proc.name().lower():
-                times = proc.cpu_times()
-                total += times.user + times.system
-        except psutil.Error:
+            text = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
             continue
-    return total
+        if text:
+            name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+            stats[int(entry.name)] = (name, int(rest[1]), int(rest[11]) + int(rest[12]))  # comm, ppid, ticks
+    below, todo = set(), [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        children = [pid for pid, (_, ppid, _) in stats.items() if ppid == parent and pid not in below]
+        below.update(children)
+        todo.extend(children)
+    ticks = sum(stats[pid][2] for pid in below if "chrom" in stats[pid][0].lower())
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _visit(page, url: str | None) -> Visit:
