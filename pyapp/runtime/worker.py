@@ -1,6 +1,6 @@
 """The model worker's Python side (Pyodide only): load models, predict on images, report progress.
 
-``web/pyapp/model-worker.js`` calls :func:`list_models`, :func:`load_model` and :func:`predict`; every failure
+``web/pyapp/model-worker.js`` calls :func:`predict`, :func:`describe_model` and :func:`preview`; every failure
 becomes one line for the page, and the worker stays usable for the next call.
 """
 
@@ -175,19 +175,6 @@ async def evaluate(prediction: Any, ground_truth: Any, options: Any = None) -> A
     from .worker_analysis import evaluate as score
 
     return to_js(await score(prediction, ground_truth, _options(options)), dict_converter=Object.fromEntries)
-
-
-async def list_models(index_url: str) -> Any:
-    """The bundled models listed in ``index_url`` (``models/index.json``), as a JS array."""
-    import json
-
-    from js import Object  # type: ignore[import-not-found]
-
-    try:
-        entries = json.loads(await fetch_bytes(index_url))
-    except OSError:
-        entries = []
-    return to_js(entries, dict_converter=Object.fromEntries)
 
 
 def _axis_summary(axis: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ rewritten, and every file fetched, verified, written or removed gets one line. F
 Layout of the output folder (default ``static/``)::
 
     pyodide/   Pyodide core, official package files, pure wheels, our wheel, rewritten pyodide-lock.json
+    pyodide/pyc/   the stdlib zip and the model worker's wheels with CPython 3.12 bytecode, and their lock
     ort/       onnxruntime-web: ort.min.mjs and the wasm module it loads (wasm + webgpu EPs)
     wheels/    the pure wheels and ours, with a PEP 691/503 simple index under wheels/simple/
     ...        everything under web/ (index.html, app.js, pyapp/*.js, ...), same relative paths
@@ -49,6 +50,7 @@ from .editor import EDITOR_MANIFEST, ESBUILD_VERSION, build_editor
 from .kit import check_root, default_root, is_checkout, stage_npm, user_cache, zip_site
 from .models import build_models
 from .plugins import build_plugins
+from .pyc import build_pyc
 from .pyodide import (
     CORE_FILES,
     OFFICIAL_PACKAGES,
@@ -116,6 +118,7 @@ __all__ = [
     "build_models",
     "build_ort",
     "build_own_wheel",
+    "build_pyc",
     "build_pyodide",
     "build_site",
     "build_web",

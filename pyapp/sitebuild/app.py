@@ -1,5 +1,5 @@
-"""Build step "app", after "models": the app shell (PyScript) and the offline PWA (manifest, icons,
-the service worker's precache list)."""
+"""Build step "app", after "models": the app shell (PyScript on MicroPython) and the offline PWA (manifest,
+icons, the service worker's precache list)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,28 @@ from ._common import (
     canonicalize_name,
     copy_file,
     npm_package_dir,
+    rel,
     remove_stale,
     sha256_file,
     write_bytes,
     write_json,
 )
 from .editor import EDITOR_MANIFEST
+from .pyc import PYC_DIR, WORKER_PACKAGES
 from .pyodide import CORE_FILES
 
 PYSCRIPT_VERSION = "0.6.66"  # 0.7.x imports pyodide.ffi.jsnull, which Pyodide 0.27.7 lacks
-# What the model worker loads (model-worker.js): the precache holds these and their lock dependencies.
-# scipy (objects and scores, pyapp.analysis) loads on the first such request, not at boot.
-WORKER_PACKAGES = ("numpy", "pyyaml", "pillow", "imageio", "tifffile", "pyapp", "scipy")
-# The shell's Python, placed into the main-thread Pyodide by PyScript's ``files`` config.
-SHELL_SOURCES = ("__init__.py", "shell/__init__.py", "shell/app.py", "shell/view.py")
+# The shell's interpreter: PyScript 0.6.66's default MicroPython, served from <out>/mpy/ (not its CDN), pinned.
+MICROPYTHON = ("@micropython/micropython-webassembly-pyscript", "1.26.0-preview-293")
+MICROPYTHON_FILES = {
+    "micropython.mjs": "8c32f6c13f7344d8ad0668d0efa020ee1d24d0402d31eba3609c186b1745c4c8",
+    "micropython.wasm": "d640241221489b209a91e466126429bee1406805d4eee9baa2a1aac371c966ae",
+}
+# The shell's Python, placed into the page's MicroPython by PyScript's ``files`` config.
+SHELL_SOURCES = ("__init__.py", "shell/__init__.py", "shell/app.py", "shell/dom.py", "shell/inputs.py",
+                 "shell/view.py")
+# scipy (objects and scores, pyapp.analysis) is precached too; the worker loads it on the first such request.
+PRECACHE_PACKAGES = (*WORKER_PACKAGES, "scipy")
 ICON_SIZES = (192, 512)
 
 
@@ -55,24 +63,27 @@ def _png(size: int) -> bytes:
 
 
 def _precache_files(site: Site) -> list[str]:
-    """Site-relative paths the service worker caches: app shell, PyScript, Pyodide core + worker packages, ORT,
-    bundled models. ``wheels/`` (for micropip users) and test-only wheels stay out."""
+    """Site-relative paths the service worker caches: app shell, PyScript + MicroPython, Pyodide core + the
+    worker packages (precompiled), ORT, bundled models. ``wheels/`` (for micropip users), test-only wheels and
+    the uncompiled originals stay out."""
     out = site.out
     files: set[str] = set()
     for manifest in (WEB_MANIFEST, EDITOR_MANIFEST):  # web/ files, the editor bundle
         files |= set(json.loads((out / manifest).read_text())) if (out / manifest).is_file() else set()
-    for folder in ("pyscript", "shell", "icons", "ort", "models", "plugins"):
+    for folder in ("pyscript", "mpy", "shell", "icons", "ort", "models", "plugins"):
         files |= {p.relative_to(out).as_posix() for p in (out / folder).rglob("*")
                   if p.is_file() and not p.name.endswith(".map")} if (out / folder).is_dir() else set()
-    lock = json.loads((out / "pyodide" / "pyodide-lock.json").read_text())["packages"]
-    todo, seen = [canonicalize_name(n) for n in WORKER_PACKAGES], set()
+    # the workers' lock (end of step "pyodide"): their packages and stdlib with bytecode, under pyodide/pyc/
+    lock = json.loads((out / "pyodide" / PYC_DIR / "pyodide-lock.json").read_text())["packages"]
+    todo, seen = [canonicalize_name(n) for n in PRECACHE_PACKAGES], set()
     while todo:
         key = todo.pop()
         if key not in seen and key in lock:
             seen.add(key)
             todo.extend(canonicalize_name(d) for d in lock[key]["depends"])
     files |= {f"pyodide/{lock[k]['file_name']}" for k in seen}
-    files |= {f"pyodide/{name}" for name in (*CORE_FILES, "pyodide-lock.json")}
+    core = [n for n in CORE_FILES if n != "python_stdlib.zip"]  # the workers load pyc/python_stdlib.zip
+    files |= {f"pyodide/{name}" for name in (*core, f"{PYC_DIR}/python_stdlib.zip", f"{PYC_DIR}/pyodide-lock.json")}
     files |= {"manifest.webmanifest", "pyscript.json", ""}
     files.discard("sw.js")  # the browser fetches the worker script itself
     missing = sorted(f for f in files if f and not (out / f).is_file())
@@ -81,20 +92,36 @@ def _precache_files(site: Site) -> list[str]:
     return sorted(files)
 
 
+def _micropython(site: Site) -> None:
+    """MicroPython for PyScript into ``<out>/mpy/``, each file checked against MICROPYTHON_FILES."""
+    dist = npm_package_dir(site, *MICROPYTHON)
+    for name, sha in MICROPYTHON_FILES.items():
+        if not (dist / name).is_file():
+            raise BuildError(f"{rel(dist / name)} is missing from {MICROPYTHON[0]}@{MICROPYTHON[1]}")
+        if (got := sha256_file(dist / name)) != sha:
+            raise BuildError(f"sha256 mismatch for {rel(dist / name)}: got {got}, pyapp/sitebuild/app.py pins {sha}")
+        copy_file(dist / name, site.out / "mpy" / name)
+    remove_stale(site.out / "mpy", MICROPYTHON_FILES)
+
+
 def build_app(site: Site) -> None:
-    """PyScript (``<out>/pyscript/``), the shell's Python (``<out>/shell/``), its ``pyscript.json``, the web
-    manifest and icons, and ``precache.js`` (the service worker's file list, versioned by content)."""
+    """PyScript (``<out>/pyscript/``) with MicroPython (``<out>/mpy/``), the shell's Python (``<out>/shell/``),
+    its ``pyscript.json``, the web manifest and icons, and ``precache.js`` (the service worker's file list,
+    versioned by content)."""
     dist = npm_package_dir(site, "@pyscript/core", PYSCRIPT_VERSION) / "dist"
     names = [p.name for p in sorted(dist.iterdir()) if p.is_file() and p.suffix in (".js", ".css")]
     for name in names:
         copy_file(dist / name, site.out / "pyscript" / name)
     remove_stale(site.out / "pyscript", names)
+    _micropython(site)
     package = Path(__file__).resolve().parents[1]  # pyapp/
     for name in SHELL_SOURCES:
         copy_file(package / name, site.out / "shell" / "pyapp" / name)
     files = {f"shell/pyapp/{n}": f"./pyapp/{n}" for n in SHELL_SOURCES}
-    write_json(site.out / "pyscript.json", {"interpreter": "pyodide/pyodide.mjs", "files": files,
-                                            "packages_cache": "never"})
+    for folder in {Path(n).parent for n in SHELL_SOURCES}:  # drop modules that left SHELL_SOURCES
+        remove_stale(site.out / "shell" / "pyapp" / folder, {Path(n).name for n in SHELL_SOURCES
+                                                              if Path(n).parent == folder})
+    write_json(site.out / "pyscript.json", {"interpreter": "mpy/micropython.mjs", "files": files})
     for size in ICON_SIZES:
         write_bytes(site.out / "icons" / f"icon-{size}.png", _png(size))
     icons = [{"src": f"icons/icon-{s}.png", "sizes": f"{s}x{s}", "type": "image/png", "purpose": "any"}

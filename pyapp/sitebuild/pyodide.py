@@ -193,7 +193,9 @@ def check_depends(packages: dict[str, dict]) -> None:
 
 
 def build_pyodide(site: Site) -> None:
-    """Assemble ``<out>/pyodide/`` (core, official packages, wheels, rewritten lock) and ``<out>/wheels/``."""
+    """Assemble ``<out>/pyodide/`` (core, official packages, wheels, rewritten lock, and ``pyc/``: the same
+    with bytecode, see :mod:`.pyc`) and ``<out>/wheels/``."""
+    from .pyc import build_pyc  # it reads what this step writes
     dist = site.out / "pyodide"
     dist.mkdir(parents=True, exist_ok=True)
     pkg_dir = npm_package_dir(site, "pyodide", PYODIDE_VERSION)
@@ -211,3 +213,4 @@ def build_pyodide(site: Site) -> None:
     write_json(dist / "pyodide-lock.json", {"info": lock["info"], "packages": packages})
     remove_stale(dist, {e["file_name"] for e in packages.values()} | set(CORE_FILES) | {"pyodide-lock.json"})
     mirror_dir(site.wheels, site.out / "wheels")
+    build_pyc(site)

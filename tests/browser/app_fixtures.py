@@ -21,7 +21,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage
          "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 CLASSIFIER = "efficientnet-lite0"
 SEGMENTER = "czann-nucleus"
-BOOT_MS = 120_000  # two Pyodides (shell + model worker) while the service worker fills its cache
+BOOT_MS = 120_000  # the model worker's Pyodide (and the MicroPython shell) while the service worker fills its cache
 CAT_WORDS = ("tabby", "tiger cat", "persian cat", "siamese cat", "egyptian cat", "cat")
 READY = "document.body.dataset.state && document.body.dataset.state !== 'running' && 'runs' in document.body.dataset"
 

@@ -1,5 +1,5 @@
 """Offline PWA: after a first visit (service worker installed, precache complete), the server stops, and a reload
-boots both Pythons from the cache and predicts with the bundled models."""
+boots the shell (MicroPython) and the model worker (Pyodide) from the cache and predicts with the bundled models."""
 
 from __future__ import annotations
 

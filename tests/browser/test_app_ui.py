@@ -1,19 +1,20 @@
-"""The app through its UI in headless Chromium: run, classify, bad input, screenshots; the shell's pure helpers.
+"""The app through its UI in headless Chromium: one Pyodide per page, run, classify, bad input, screenshots.
 
 The screenshots in docs/screenshots/ are written here, after a real prediction is on screen.
 """
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from app_fixtures import (  # noqa: F401
+    BOOT_MS,
     CAT_WORDS,
     CLASSIFIER,
+    READY,
     ROOT,
     SEGMENTER,
     app_site,
@@ -28,8 +29,6 @@ from app_fixtures import (  # noqa: F401
     wait_error,
 )
 from shared_paths import SHARED
-
-from pyapp.shell.view import backend_label, error_line, model_kind, progress_text, top5_html
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CELL = SHARED / "data" / "cell.png"
@@ -77,6 +76,24 @@ def test_run_bundled_model_shows_overlay_backend_and_log(app):
     assert shown["canvas"] == [550, 660]
     assert "smooth [1, 1, 660, 550]" in shown["log"] and "done in" in shown["progress"]
     assert app.errors == []
+
+
+def test_one_pyodide_per_page(browser, app_site):  # noqa: F811
+    """The app page starts one Pyodide (the model worker's) and runs its shell on MicroPython: every loadPyodide
+    fetches pyodide.asm.wasm once, from the page or any of its workers."""
+    context = browser.new_context()
+    page = context.new_page()
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url.split("?")[0].rsplit("/", 1)[-1]))
+    page.goto(app_site.url)
+    page.wait_for_function(READY, timeout=BOOT_MS)
+    assert fetched.count("pyodide.asm.wasm") == 1, [n for n in fetched if n.endswith(".wasm")]
+    assert fetched.count("micropython.wasm") == 1
+    assert page.evaluate("[document.querySelectorAll('script[type=mpy]').length, "
+                         "document.querySelectorAll('script[type=py]').length]") == [1, 0]
+    info = page.evaluate("window.pyapp.ready")
+    assert {"script", "pyodide", "imports"} <= set(info["marks"]), info
+    context.close()
 
 
 def test_describe_gives_axes_channel_names_and_kind(app):
@@ -162,17 +179,3 @@ def test_screenshots(browser, app_site, name, viewport):  # noqa: F811
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
     assert page.errors == []
     context.close()
-
-
-# -- the shell's pure helpers (CPython) ----------------------------------------------------------------
-
-def test_view_helpers():
-    assert model_kind({"id": "smooth2d"}) == "example" and model_kind({"kind": "classifier"}) == "classifier"
-    assert error_line("Traceback (most recent call last):\n  File x\nValueError: bad\n") == "ValueError: bad"
-    assert error_line("Error: no bundled model 'x'") == "no bundled model 'x'"
-    assert len(error_line("x" * 1000)) == 300
-    assert progress_text(3, 8) == "tiles 3/8" and progress_text(1, 2, "y") == "tiles 1/2 · y"
-    assert backend_label("onnxruntime-web (webgpu)") == "webgpu"
-    html = top5_html([{"label": "tabby, tabby cat", "p": 0.5}, {"label": "<b>", "p": 1.5}])
-    assert html.count("<li>") == 2 and "width:50.0%" in html and "width:100.0%" in html and "&lt;b&gt;" in html
-    assert json.dumps(html)

@@ -1,6 +1,6 @@
 // window.pyapp: the page's automation API over the model worker (also used by tests and scripts).
-//   await pyapp.ready                      -> {pyodide, bootMs, crossOriginIsolated, gpu}
-//   await pyapp.models()                   -> [{id, name, description, url}]
+//   await pyapp.ready                      -> {pyodide, bootMs, crossOriginIsolated, gpu, timings, marks}
+//   await pyapp.models()                   -> [{id, name, description, url}] (models/index.json; no Python)
 //   await pyapp.predict(model, image, opts) -> {backend, ms, outputs: [{id, shape, dtype, data}]}
 //   await pyapp.describe(model)            -> {name, kind, inputs/outputs: [{id, dtype, axes: [{id, type, size}]}]}
 //   opts.labels: true (or {threshold, minSize, minDistance, secondChannel}) adds labels: {shape, dtype, data, count}
@@ -10,6 +10,8 @@
 // model: a bundled model id, or a URL of a bioimageio.yaml / rdf.yaml / zip (other origins need CORS), or zip
 // bytes; image: a URL of a .npy/.tif/.png/.jpg, or {data: TypedArray, shape, dtype}. opts: {ep, axes, tile,
 // memoryBudget, onProgress(done, total, message)}. Failures reject with a one-line Error; the worker survives.
+
+import * as bridge from "./bridge.js";  // for the MicroPython shell: promises that always resolve, sleep
 
 const workerUrl = new URL("./model-worker.js", import.meta.url);
 let worker = null;
@@ -49,13 +51,20 @@ function call(type, payload = {}, { transfer = [], onProgress = null } = {}) {
   });
 }
 
-startWorker();
+startWorker();  // as early as possible: the worker's Python boots while the page and its shell start
 const absolute = (url) => new URL(url, location.href).href;
 let modelList = null;
 
+// The bundled models (models/index.json, written by the build); none when the file is missing.
 async function models() {
-  if (!modelList) modelList = await call("models");
-  return modelList.map((m) => ({ ...m, url: absolute(m.url) }));
+  if (!modelList) {
+    modelList = (async () => {
+      const response = await fetch(new URL("../models/index.json", import.meta.url));
+      return response.ok ? await response.json() : [];
+    })();
+    modelList.catch(() => { modelList = null; });
+  }
+  return (await modelList).map((m) => ({ ...m, url: absolute(m.url) }));
 }
 
 async function resolveModel(model) {
@@ -104,5 +113,7 @@ async function preview(image, options = {}) {
   return call("preview", { image: absolute(image), options });
 }
 
-window.pyapp = { ready: call("init"), models, predict, describe, preview, evaluate };
+const ready = call("init");
+ready.then(() => performance.mark("pyapp:worker-ready"), () => {});
+window.pyapp = { ready, models, predict, describe, preview, evaluate, bridge: { ...bridge } };
 export default window.pyapp;

@@ -1,14 +1,21 @@
 // The model worker: boots Pyodide with our wheel, runs bioimage.io models through onnxruntime-web.
-// Messages in: {id, type: "init" | "models" | "predict" | "describe" | "preview", payload}. Out: {id, ok, result | error} and
+// Messages in: {id, type: "init" | "predict" | "describe" | "preview", payload}. Out: {id, ok, result | error} and
 // {id, type: "progress", done, total, message}. Typed arrays travel as transferables, never as JSON.
-import * as ort from "../ort/ort.min.mjs";
+// The boot starts when this module runs (not on "init"), and onnxruntime-web loads alongside it.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
+import { pyodideOptions } from "./pyodide-options.js";
 
-const here = new URL(".", import.meta.url).href;            // absolute: worker URLs are never blob: here
-const siteRoot = new URL("..", import.meta.url).href;
-ort.env.wasm.wasmPaths = new URL("../ort/", import.meta.url).href;
-ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-ort.env.logLevel = "error";
+const marks = { script: performance.timeOrigin + performance.now() };  // epoch ms: the page converts them
+const mark = (name) => { marks[name] = performance.timeOrigin + performance.now(); };
+const siteRoot = new URL("..", import.meta.url).href;      // absolute: worker URLs are never blob: here
+
+const ortReady = import("../ort/ort.min.mjs").then((ort) => {
+  ort.env.wasm.wasmPaths = new URL("../ort/", import.meta.url).href;
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  ort.env.logLevel = "error";
+  mark("ort");
+  return ort;
+});
 
 // Execution providers to try, in order: "auto" picks WebGPU only on a real (not software) adapter.
 async function chooseEps(pref) {
@@ -24,22 +31,27 @@ async function chooseEps(pref) {
 }
 
 let service = null;
-let booting = null;
+
+// The worker's packages load during loadPyodide, precompiled (.pyc, see pyodide-options.js); image readers
+// (tifffile, imageio + pillow) load on first use.
+const BOOT_PACKAGES = ["numpy", "pyyaml", "pyapp"];
 
 async function boot() {
   const t0 = performance.now();
-  const pyodide = await loadPyodide({ indexURL: new URL("../pyodide/", import.meta.url).href });
+  const pyodide = await loadPyodide({ ...pyodideOptions(new URL("../pyodide/", import.meta.url).href),
+                                      packages: BOOT_PACKAGES });
+  mark("pyodide");
   const t1 = performance.now();
-  // image readers (tifffile, imageio + pillow) load on first use, from the same lock
-  await pyodide.loadPackage(["numpy", "pyyaml", "pyapp"], { messageCallback: () => {} });
-  const t2 = performance.now();
-  pyodide.registerJsModule("pyapp_js", { ort, chooseEps });
+  pyodide.registerJsModule("pyapp_js", { ort: await ortReady, chooseEps });
   service = pyodide.pyimport("pyapp.runtime.worker");
-  const t3 = performance.now();
-  return { pyodide: pyodide.version, bootMs: t3 - t0, crossOriginIsolated: self.crossOriginIsolated,
+  mark("imports");
+  const t2 = performance.now();
+  return { pyodide: pyodide.version, bootMs: t2 - t0, crossOriginIsolated: self.crossOriginIsolated,
            gpu: !!(self.navigator && navigator.gpu), site: siteRoot,
-           timings: { pyodide: t1 - t0, packages: t2 - t1, imports: t3 - t2 } };
+           timings: { pyodide: t1 - t0, imports: t2 - t1 }, marks };
 }
+const booting = boot();
+booting.catch(() => {});  // reported to each request
 
 function oneLine(err) {
   const text = (err && (err.message || String(err))) || "unknown error";
@@ -53,15 +65,8 @@ function transferables(result) {
 }
 
 async function handle(id, type, payload) {
-  if (type === "init") {
-    booting = booting || boot();
-    return await booting;
-  }
-  if (!service) await (booting = booting || boot());
-  if (type === "models") {
-    const proxy = await service.list_models(new URL("models/index.json", siteRoot).href);
-    return proxy;
-  }
+  const info = await booting;
+  if (type === "init") return info;
   if (type === "predict") {
     const progress = (done, total, message) => self.postMessage({ id, type: "progress", done, total, message });
     const model = payload.model;

@@ -5,6 +5,7 @@
 //      {type: "call" | "api" | "export" | "reply", id, ..., header, buffers} with the buffers transferred.
 // header is the rpc codec's JSON text (pyapp/rpc/codec.py), buffers are ArrayBuffers.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
+import { pyodideOptions } from "./pyodide-options.js";
 
 let runtime = null;
 let receive = null;
@@ -26,8 +27,8 @@ async function loadDependencies(pyodide, deps) {
 
 async function init(msg) {
   const t0 = performance.now();
-  const pyodide = await loadPyodide({ indexURL: new URL("../pyodide/", import.meta.url).href });
-  await pyodide.loadPackage(["numpy", "pyyaml", "pyapp"], { messageCallback: () => {} });
+  const pyodide = await loadPyodide({ ...pyodideOptions(new URL("../pyodide/", import.meta.url).href),
+                                      packages: ["numpy", "pyyaml", "pyapp"] });
   const mod = pyodide.pyimport("pyapp.plugins.runtime");
   const manifest = pyodide.pyimport("pyapp.plugins.manifest");
   const options = msg.tag ? { filename: msg.filename, tag: msg.tag } : { filename: msg.filename };

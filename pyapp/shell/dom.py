@@ -1,0 +1,80 @@
+"""The shell's bridge to the page: elements, events, JavaScript values and promises (PyScript, browser only).
+
+Written for PyScript's MicroPython (1.26.0-preview-293), and interpreter-neutral (``pyscript.ffi``), with two
+rules that come from MicroPython in the browser:
+
+- never ``await`` a JavaScript promise that may reject: under PyScript (which imports ``asyncio``) the rejection
+  does not reach Python and the coroutine hangs. :func:`wait` awaits ``pyapp.bridge.settle(promise)``, which
+  always resolves, and raises :class:`JsError` for a rejection;
+- no ``asyncio`` (its sleeps break later JavaScript awaits): :func:`sleep` waits on a JavaScript timer.
+
+JavaScript objects become Python data through JSON (:func:`py`), the one conversion both interpreters share.
+"""
+
+import json
+
+from pyscript import document, window  # type: ignore[import-not-found]
+from pyscript.ffi import create_proxy, to_js  # type: ignore[import-not-found]
+
+
+class JsError(Exception):
+    """A JavaScript call failed; the message is the one line of its ``Error``."""
+
+
+def el(name: str) -> object:
+    """The element with id ``name``."""
+    return document.getElementById(name)
+
+
+def js(value: object) -> object:
+    """A Python dict/list (functions and JavaScript objects inside are kept) as a JavaScript object/array."""
+    return to_js(value)
+
+
+def py(value: object) -> object:
+    """Plain JavaScript data (objects, arrays, strings, numbers) as Python dicts, lists and scalars."""
+    return json.loads(window.JSON.stringify(value))
+
+
+async def wait(promise: object) -> object:
+    """The value of a JavaScript promise; :class:`JsError` with its message when it rejects."""
+    outcome = await window.pyapp.bridge.settle(promise)
+    if not outcome.ok:
+        raise JsError(outcome.error)
+    return outcome.value
+
+
+async def sleep(ms: int) -> None:
+    """Let the page run for ``ms`` milliseconds."""
+    await window.pyapp.bridge.sleep(ms)
+
+
+def clock() -> str:
+    """The local time as ``HH:MM:SS`` (for log lines)."""
+    now = window.Date.new()
+    return ":".join(("0" + str(v))[-2:] for v in (now.getHours(), now.getMinutes(), now.getSeconds()))
+
+
+def mark(name: str) -> None:
+    """A ``performance`` mark (``pyapp:<name>``): the start-up benchmark reads these."""
+    window.performance.mark("pyapp:" + name)
+
+
+_HANDLERS = []  # proxies of the event handlers: they live as long as the page
+
+
+def listen(name: str, event: str, handler: object, on_error: object) -> None:
+    """Call ``handler(event)`` (a function or a coroutine function) on ``event`` of element ``name``; any
+    exception it raises goes to ``on_error`` instead of the console, so every failure ends as one visible line."""
+    async def guarded(evt: object) -> None:
+        try:
+            result = handler(evt)
+            if hasattr(result, "send"):  # a coroutine (a generator on MicroPython)
+                await result
+        except Exception as err:  # the shell shows every failure and stays usable
+            on_error(err)
+
+    proxy = create_proxy(guarded)
+    _HANDLERS.append(proxy)
+    el(name).addEventListener(event, proxy)
+
