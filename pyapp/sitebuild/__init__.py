@@ -8,6 +8,7 @@ Layout of the output folder (default ``static/``)::
 
     pyodide/   Pyodide core, official package files, pure wheels, our wheel, rewritten pyodide-lock.json
     ort/       onnxruntime-web: ort.min.mjs and the wasm module it loads (wasm + webgpu EPs)
+    hypha/     the hypha-rpc browser client (the engine panel's connection to a training engine)
     wheels/    the pure wheels and ours, with a PEP 691/503 simple index under wheels/simple/
     ...        everything under web/ (index.html, app.js, pyapp/*.js, ...), same relative paths
     pyapp/editor.bundle.js   CodeMirror 6 for the plugin editor (editor/entry.js bundled by esbuild)
@@ -44,7 +45,17 @@ from ._common import (
     write_json,
 )
 from .app import ICON_SIZES, PYSCRIPT_VERSION, SHELL_SOURCES, WORKER_PACKAGES, build_app
-from .assets import ORT_FILES, ORT_VERSION, RESERVED, build_ort, build_web, ort_references
+from .assets import (
+    HYPHA_RPC_FILES,
+    HYPHA_RPC_VERSION,
+    ORT_FILES,
+    ORT_VERSION,
+    RESERVED,
+    build_hypha,
+    build_ort,
+    build_web,
+    ort_references,
+)
 from .editor import EDITOR_MANIFEST, ESBUILD_VERSION, build_editor
 from .models import build_models
 from .plugins import build_plugins
@@ -87,6 +98,8 @@ __all__ = [
     "CORE_FILES",
     "EDITOR_MANIFEST",
     "ESBUILD_VERSION",
+    "HYPHA_RPC_FILES",
+    "HYPHA_RPC_VERSION",
     "ICON_SIZES",
     "OFFICIAL_PACKAGES",
     "OFFICIAL_SOURCE",
@@ -112,6 +125,7 @@ __all__ = [
     "backend_available",
     "build_app",
     "build_editor",
+    "build_hypha",
     "build_models",
     "build_ort",
     "build_own_wheel",
@@ -157,7 +171,7 @@ __all__ = [
 ]
 
 STEPS: dict[str, Callable[[Site], None]] = {
-    "pyodide": build_pyodide, "ort": build_ort, "web": build_web, "editor": build_editor,
+    "pyodide": build_pyodide, "ort": build_ort, "hypha": build_hypha, "web": build_web, "editor": build_editor,
     "models": build_models,
     "plugins": build_plugins, "app": build_app,
 }

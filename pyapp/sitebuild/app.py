@@ -54,12 +54,12 @@ def _png(size: int) -> bytes:
 
 def _precache_files(site: Site) -> list[str]:
     """Site-relative paths the service worker caches: app shell, PyScript, Pyodide core + worker packages, ORT,
-    bundled models. ``wheels/`` (for micropip users) and test-only wheels stay out."""
+    the hypha-rpc client, bundled models. ``wheels/`` (for micropip users) and test-only wheels stay out."""
     out = site.out
     files: set[str] = set()
     for manifest in (WEB_MANIFEST, EDITOR_MANIFEST):  # web/ files, the editor bundle
         files |= set(json.loads((out / manifest).read_text())) if (out / manifest).is_file() else set()
-    for folder in ("pyscript", "shell", "icons", "ort", "models", "plugins"):
+    for folder in ("pyscript", "shell", "icons", "ort", "hypha", "models", "plugins"):
         files |= {p.relative_to(out).as_posix() for p in (out / folder).rglob("*")
                   if p.is_file() and not p.name.endswith(".map")} if (out / folder).is_dir() else set()
     lock = json.loads((out / "pyodide" / "pyodide-lock.json").read_text())["packages"]

@@ -3,6 +3,8 @@
 //   await pyapp.models()                   -> [{id, name, description, url}]
 //   await pyapp.predict(model, image, opts) -> {backend, ms, outputs: [{id, shape, dtype, data}]}
 //   await pyapp.describe(model)            -> {name, kind, inputs/outputs: [{id, dtype, axes: [{id, type, size}]}]}
+//   await pyapp.read(url)                  -> {shape, dtype, axes, data} all pixels of an image (engine.js)
+//   pyapp.addModel({id, name, zip})        -> a model trained here, listed by models(), usable by id
 //   await pyapp.camera.classify()          -> top-5 [{label, p}] of a camera frame (camera.js)
 // model: a bundled model id, or a URL of a bioimageio.yaml / rdf.yaml / zip (other origins need CORS), or zip
 // bytes; image: a URL of a .npy/.tif/.png/.jpg, or {data: TypedArray, shape, dtype}. opts: {ep, axes, tile,
@@ -52,7 +54,20 @@ let modelList = null;
 
 async function models() {
   if (!modelList) modelList = await call("models");
-  return modelList.map((m) => ({ ...m, url: absolute(m.url) }));
+  return [...modelList, ...added].map((m) => ({ ...m, url: absolute(m.url) }));
+}
+
+// Models made in this session (e.g. trained on an engine: engine.js): zip bytes behind a blob: URL, listed by
+// models() and usable by id in predict/describe. Fires "pyapp-models" on window.
+const added = [];
+function addModel({ id, name, description = "", kind = "segmentation", zip }) {
+  if (!/^[\w-]+$/.test(id)) throw new Error(`model id ${JSON.stringify(id)}: use letters, digits, - and _`);
+  const old = added.findIndex((m) => m.id === id);
+  if (old >= 0) URL.revokeObjectURL(added.splice(old, 1)[0].url);
+  const entry = { id, name, description, kind, url: URL.createObjectURL(new Blob([zip], { type: "application/zip" })) };
+  added.push(entry);
+  window.dispatchEvent(new CustomEvent("pyapp-models", { detail: { ...entry } }));
+  return { ...entry };
 }
 
 async function resolveModel(model) {
@@ -92,5 +107,10 @@ async function preview(image, options = {}) {
   return call("preview", { image: absolute(image), options });
 }
 
-window.pyapp = { ready: call("init"), models, predict, describe, preview };
+// All pixels of an image URL (or object URL#name) in its own dtype: {shape, dtype, axes, data}.
+async function read(image, options = {}) {
+  return call("read", { image: absolute(image), options });
+}
+
+window.pyapp = { ready: call("init"), models, predict, describe, preview, read, addModel };
 export default window.pyapp;

@@ -1,5 +1,5 @@
 // The model worker: boots Pyodide with our wheel, runs bioimage.io models through onnxruntime-web.
-// Messages in: {id, type: "init" | "models" | "predict" | "describe" | "preview", payload}. Out: {id, ok, result | error} and
+// Messages in: {id, type: "init" | "models" | "predict" | "describe" | "preview" | "read", payload}. Out: {id, ok, result | error} and
 // {id, type: "progress", done, total, message}. Typed arrays travel as transferables, never as JSON.
 import * as ort from "../ort/ort.min.mjs";
 import { loadPyodide } from "../pyodide/pyodide.mjs";
@@ -69,6 +69,7 @@ async function handle(id, type, payload) {
   }
   if (type === "describe") return await service.describe_model(payload.model);
   if (type === "preview") return await service.preview(payload.image, payload.options || {});
+  if (type === "read") return await service.read_array(payload.image, payload.options || {});
   throw new Error(`unknown request ${type}`);
 }
 
@@ -76,7 +77,7 @@ self.onmessage = async (event) => {
   const { id, type, payload } = event.data;
   try {
     const result = await handle(id, type, payload);
-    const transfer = type === "predict" ? transferables(result) : type === "preview" ? [result.data.buffer] : [];
+    const transfer = type === "predict" ? transferables(result) : type === "preview" || type === "read" ? [result.data.buffer] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
     self.postMessage({ id, ok: false, error: oneLine(err) });
