@@ -9,6 +9,7 @@
 
 const CLIENT_URL = new URL("../hypha/hypha-rpc-websocket.min.mjs", import.meta.url).href;
 export const SERVICE_ID = "pyapp-trainer";
+export const DEFAULT_ENGINE = "http://127.0.0.1:9527";   // `pyapp engine` on this machine
 const CALL_TIMEOUT_S = 120;   // hypha-rpc's own limit on one call (uploads of a few hundred MB take time)
 const PROBE_TIMEOUT_MS = 15000;
 
@@ -56,6 +57,22 @@ export function fromNdarray(value) {
   return { data: new Type(copy.buffer), shape: Array.from(shape, Number), dtype };
 }
 
+/** The job's status as plain JS: lists of numbers, the sample's planes as {data, shape, dtype}. */
+export function plainStatus(raw) {
+  const st = { ...(raw || {}) };
+  for (const key of Object.keys(st)) if (key.startsWith("_r")) delete st[key];
+  if (st.sample) {
+    const one = fromNdarray(st.sample);
+    const planes = Object.entries(st.sample).filter(([k]) => !k.startsWith("_r")).map(([k, v]) => [k, fromNdarray(v)]);
+    st.sample = one || Object.fromEntries(planes.filter(([, v]) => v));
+  }
+  st.step = Number(st.step || 0);
+  st.total_steps = Number(st.total_steps || 0);
+  st.losses = Array.from(st.losses || []);
+  st.val_metrics = Array.from(st.val_metrics || []);
+  return st;
+}
+
 function withTimeout(promise, ms, what) {
   let timer;
   const limit = new Promise((_, reject) => {
@@ -74,12 +91,12 @@ function firstLine(err) {
 export function connectionProblem(err, where) {
   const text = firstLine(err);
   if (/permission|token|unauthori[sz]ed|forbidden|expired|jwt/i.test(text)) {
-    return `The engine at ${where} refused the access token. Copy the token that \`pyapp engine\` printed.`;
+    return `The engine at ${where} refused the access token. Copy the token that pyapp engine printed.`;
   }
   if (/not found|no service|Service .* not|Multiple services/i.test(text) && /pyapp-trainer|service/i.test(text)) {
-    return `${where} is running, but no training worker is attached to it yet. Start \`pyapp engine\` (or a worker).`;
+    return `${where} is running, but no training worker is attached to it yet. Start pyapp engine (or a worker).`;
   }
-  return `Cannot reach a training engine at ${where}. Is \`pyapp engine\` running there?`;
+  return `Cannot reach a training engine at ${where}. Is pyapp engine running there?`;
 }
 
 export class EngineClient {
@@ -114,10 +131,15 @@ export class EngineClient {
   async open() {
     const { connectToServer } = await hypha();
     const t0 = performance.now();
+    const warn = (...parts) => {
+      const text = parts.map(String).join(" ");
+      this.log(`engine: ${text}`);
+      // hypha-rpc reconnects a dropped socket by itself and says so in its log; tell the dashboard at once
+      if (this.server && /closed unexpectedly|closed gracefully|Reconnecting to/i.test(text)) this.onState("reconnecting", text);
+    };
     const server = await connectToServer({
       server_url: this.target.url, token: this.token || undefined, method_timeout: CALL_TIMEOUT_S,
-      name: "pyapp page", logger: { log() {}, info() {}, debug() {}, warn: (...a) => this.log(`engine: ${a.join(" ")}`),
-                                    error: (...a) => this.log(`engine: ${a.join(" ")}`) },
+      name: "pyapp page", logger: { log() {}, info() {}, debug() {}, warn, error: warn },
     });
     try {
       this.service = await this.findService(server);
@@ -127,13 +149,9 @@ export class EngineClient {
     }
     this.server = server;
     this.workspace = server.config && server.config.workspace;
-    if (server.rpc && server.rpc._connection && server.rpc._connection.on_disconnected) {
-      server.rpc._connection.on_disconnected((reason) => {
-        if (this.server !== server) return;
-        this.log(`engine: connection lost (${reason || "closed"})`);
-        this.onState("reconnecting", reason);
-      });
-    }
+    server.rpc.on("connected", () => {   // hypha-rpc fires it after each reconnection of this socket
+      if (this.server === server) this.onState("connected", this.target.host);
+    });
     this.log(`engine: connected to ${this.target.socket} (workspace ${this.workspace}) in ${Math.round(performance.now() - t0)} ms`);
     this.onState("connected", this.target.host);
   }

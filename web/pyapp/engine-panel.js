@@ -3,7 +3,7 @@
 // Built on first use by engine.js; every action goes through window.pyapp.engine (the automation API).
 // document.body.dataset.engine* tell tests what happened: engineConnection, engineJob, engineState,
 // engineStep, engineModel.
-import { DEFAULT_ENGINE } from "./engine.js";
+import { DEFAULT_ENGINE } from "./engine-client.js";
 import { drawCurves, drawSample, toPoints } from "./engine-chart.js";
 import { formatBytes } from "./engine-consent.js";
 

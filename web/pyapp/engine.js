@@ -10,14 +10,13 @@
 // options.consent function the consent dialog asks the user; with one, that function gets the same summary.
 // Either way nothing is read into a message for the engine before the answer is yes.
 import pyapp from "./app.js";
-import { EngineClient, fromNdarray, isConnectionError, ndarray } from "./engine-client.js";
+import { DEFAULT_ENGINE, EngineClient, isConnectionError, ndarray, plainStatus } from "./engine-client.js";
 import { askConsent } from "./engine-consent.js";
 import { consentSummary, normalizePairs, readPairs } from "./engine-data.js";
 
 const POLL_MS = 1000;
 const STATUS_TIMEOUT_MS = 10000;
 const TERMINAL = new Set(["done", "finished", "completed", "stopped", "cancelled", "failed", "error"]);
-export const DEFAULT_ENGINE = "http://127.0.0.1:9527";
 
 const events = new EventTarget();
 const watchers = new Map();   // jobId -> Promise of the last status
@@ -49,22 +48,6 @@ async function connect(url, token, options = {}) {
   const info = await client.connect(url, token, options);
   emit("connection", { state: "connected", detail: info.host });
   return info;
-}
-
-/** The job's status as plain JS: lists of numbers, the sample's planes as {data, shape, dtype}. */
-export function plainStatus(raw) {
-  const st = { ...(raw || {}) };
-  for (const key of Object.keys(st)) if (key.startsWith("_r")) delete st[key];
-  if (st.sample) {
-    const one = fromNdarray(st.sample);
-    const planes = Object.entries(st.sample).filter(([k]) => !k.startsWith("_r")).map(([k, v]) => [k, fromNdarray(v)]);
-    st.sample = one || Object.fromEntries(planes.filter(([, v]) => v));
-  }
-  st.step = Number(st.step || 0);
-  st.total_steps = Number(st.total_steps || 0);
-  st.losses = Array.from(st.losses || []);
-  st.val_metrics = Array.from(st.val_metrics || []);
-  return st;
 }
 
 async function status(jobId) {
