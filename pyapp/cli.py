@@ -64,7 +64,9 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("pyapp.cli", "_add_validate"), "test": ("pyapp.cli_run", "add_test"),
     "predict": ("pyapp.cli_run", "add_predict"), "package": ("pyapp.zoo", "add_package"),
+    "convert": ("pyapp.zoo.convert", "add_convert"),
     "build": ("pyapp.sitebuild", "add_build"), "serve": ("pyapp.serve", "add_serve"),
+    "engine": ("pyapp.engine.cli", "add_engine"), "train": ("pyapp.engine.cli", "add_train"),
 }
 
 

