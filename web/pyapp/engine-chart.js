@@ -77,7 +77,8 @@ export function drawCurves(canvas, series, { xMax = null } = {}) {
   }
 }
 
-/** Draw the engine's sample prediction: planes ({data, shape: [h, w]}) side by side, each stretched to its range.
+/** Draw the engine's sample prediction: planes ({data, shape: [h, w], dtype}) side by side; uint8 planes as they
+ * are (the engine scales image, probability and mask to 0–255), others stretched to their range.
  * `sample` is one plane, or an object of planes such as {image, prediction, mask} (drawn in that order). */
 export function drawSample(canvas, sample) {
   if (!sample) return false;
@@ -95,8 +96,11 @@ export function drawSample(canvas, sample) {
   let left = 0;
   for (const plane of planes) {
     const [h, w] = plane.shape;
-    let lo = Infinity, hi = -Infinity;
-    for (const v of plane.data) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    let lo = 0, hi = 255;
+    if (plane.dtype !== "uint8") {
+      lo = Infinity; hi = -Infinity;
+      for (const v of plane.data) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    }
     const scale = hi > lo ? 255 / (hi - lo) : 0;
     const image = ctx.createImageData(w, h);
     for (let i = 0; i < w * h; i++) {

@@ -2,14 +2,14 @@
 // service "pyapp-trainer" (docs/engine.md has the wire contract). Plain hypha-rpc over one WebSocket to the
 // URL the user gave (http://host:port -> ws://host:port/ws); nothing else is contacted.
 //   const engine = new EngineClient({log});
-//   await engine.connect("http://127.0.0.1:9527", token)  -> {url, host, workspace}
+//   await engine.connect("http://127.0.0.1:9520", token)  -> {url, host, workspace}
 //   await engine.call("status", jobId)                    -> what the service returns; reconnects when dropped
 // A dropped WebSocket is first left to hypha-rpc's own reconnection; a call that still fails opens a fresh
 // connection (same URL and token) and is tried once more, so a job's dashboard resumes from its id.
 
 const CLIENT_URL = new URL("../hypha/hypha-rpc-websocket.min.mjs", import.meta.url).href;
 export const SERVICE_ID = "pyapp-trainer";
-export const DEFAULT_ENGINE = "http://127.0.0.1:9527";   // `pyapp engine` on this machine
+export const DEFAULT_ENGINE = "http://127.0.0.1:9520";   // `pyapp engine` on this machine
 const CALL_TIMEOUT_S = 120;   // hypha-rpc's own limit on one call (uploads of a few hundred MB take time)
 const PROBE_TIMEOUT_MS = 15000;
 
@@ -22,12 +22,12 @@ async function hypha() {
 /** A user-given engine address as {url (http[s]://host:port/...), host (host:port)}; Error with one line. */
 export function parseEngineUrl(text) {
   const raw = String(text || "").trim();
-  if (!raw) throw new Error("enter the engine address, e.g. http://127.0.0.1:9527");
+  if (!raw) throw new Error("enter the engine address, e.g. http://127.0.0.1:9520");
   let url;
   try {
     url = new URL(/^[a-z]+:\/\//i.test(raw) ? raw : `http://${raw}`);
   } catch {
-    throw new Error(`"${raw}" is not an engine address (expected e.g. http://127.0.0.1:9527)`);
+    throw new Error(`"${raw}" is not an engine address (expected e.g. http://127.0.0.1:9520)`);
   }
   const scheme = { "ws:": "http:", "wss:": "https:", "http:": "http:", "https:": "https:" }[url.protocol];
   if (!scheme) throw new Error(`"${raw}": an engine address starts with http://, https://, ws:// or wss://`);
@@ -157,13 +157,8 @@ export class EngineClient {
   }
 
   async findService(server) {
-    try {
-      return await server.getService(SERVICE_ID);
-    } catch (err) {
-      // several workers registered the service: any one will do, jobs live with the engine
-      if (/multiple services/i.test(String(err && err.message))) return await server.getService(SERVICE_ID, { mode: "random" });
-      throw err;
-    }
+    // several workers may register the service: any one will do, they share the job store (docs/engine.md)
+    return await server.getService(SERVICE_ID, { mode: "random" });
   }
 
   /** Drop the connection (the server keeps running jobs). */
@@ -174,38 +169,55 @@ export class EngineClient {
     if (server) await server.disconnect().catch(() => {});
   }
 
-  /** A fresh connection to the same engine; concurrent callers share one attempt. */
-  async reconnect() {
+  /** After a failed call: when hypha-rpc has the socket open again, get the service anew (the worker it was
+   * bound to may be gone); else open a fresh connection. Concurrent callers share one attempt. */
+  async recover() {
     if (!this.target) throw new Error("not connected to a training engine");
     if (!this.reconnecting) {
       this.onState("reconnecting", this.target.host);
       this.reconnecting = (async () => {
-        const old = this.server;
+        const server = this.server;
+        if (server && socketOpen(server)) {
+          try {
+            this.service = await withTimeout(this.findService(server), PROBE_TIMEOUT_MS, "getService");
+            this.onState("connected", this.target.host);
+            return;
+          } catch (err) {
+            this.log(`engine: getting ${SERVICE_ID} again failed (${firstLine(err)}); opening a new connection`);
+          }
+        }
         this.server = null;
         this.service = null;
-        if (old) old.disconnect().catch(() => {});
+        if (server) server.disconnect().catch(() => {});
         await this.open();
       })().finally(() => { this.reconnecting = null; });
     }
     return this.reconnecting;
   }
 
-  /** Call `method` of the trainer service; a call that fails for connection reasons is retried once on a fresh
-   * connection. `timeoutMs` bounds a short query (e.g. status) so a silent socket is noticed. */
+  /** Call `method` of the trainer service. A call that fails for connection reasons is repeated once after
+   * recover() unless `retry` is false (start_training: a repeat could start the job twice). `timeoutMs` bounds
+   * a short query (e.g. status) so a silent socket is noticed. Errors the service raised come back as one line. */
   async call(method, args = [], { timeoutMs = 0, retry = true } = {}) {
     if (!this.target) throw new Error("connect to a training engine first");
     if (this.reconnecting) await this.reconnecting.catch(() => {});
-    if (!this.service) await this.reconnect();
-    const attempt = () => {
+    if (!this.service) await this.recover();
+    const attempt = async () => {
       const promise = this.service[method](...args);
-      return timeoutMs ? withTimeout(promise, timeoutMs, method) : promise;
+      try {
+        return await (timeoutMs ? withTimeout(promise, timeoutMs, method) : promise);
+      } catch (err) {
+        if (isConnectionError(err)) throw err;
+        this.log(`engine: ${method} failed: ${String((err && err.message) || err).split("\n").slice(0, 3).join(" | ")}`);
+        throw new Error(serviceMessage(err), { cause: err });
+      }
     };
     try {
       return await attempt();
     } catch (err) {
       if (!retry || !isConnectionError(err)) throw err;
       this.log(`engine: ${method} failed (${firstLine(err)}); reconnecting`);
-      await this.reconnect();
+      await this.recover();
       return await attempt();
     }
   }
@@ -216,9 +228,23 @@ export class EngineClient {
   }
 }
 
-/** True for failures of the transport (closed socket, timeouts), false for errors the service raised. */
+function socketOpen(server) {
+  const connection = server.rpc && server.rpc._connection;
+  return !!(connection && connection._websocket && connection._websocket.readyState === 1);
+}
+
+/** True for failures of the transport (closed socket, timeouts, a vanished worker: "Client disconnected"),
+ * false for errors the service raised ("RemoteError:<one line>" + traceback). */
 export function isConnectionError(err) {
   const text = String((err && (err.message || err)) || "");
-  return /websocket|connection|disconnect|closed|no answer within|timeout|timed out|Session not found|not connected/i.test(text)
-    && !/RemoteException|Traceback/.test(text);
+  if (/Client disconnected/i.test(text)) return true;
+  if (/RemoteError|Traceback/.test(text)) return false;
+  return /websocket|connection|disconnect|closed|no answer within|timeout|timed out|Session not found|not connected/i.test(text);
+}
+
+/** The line of a service error meant for the user: the first line, without hypha-rpc's "RemoteError:". */
+export function serviceMessage(err) {
+  const text = String((err && (err.message || err)) || "unknown error");
+  const first = text.split("\n").map((l) => l.trim()).find(Boolean) || text;
+  return first.replace(/^(Error:\s*)?RemoteError:\s*/, "");
 }

@@ -24,11 +24,10 @@ export function etaText(seconds) {
   return `about ${(s / 3600).toFixed(1)} h left`;
 }
 
+// The job states of docs/engine.md, in words
 const STATE_WORDS = {
-  queued: "Waiting for a free worker…", pending: "Waiting for a free worker…", running: "Training…",
-  training: "Training…", exporting: "Writing the model package…", done: "Training finished.",
-  finished: "Training finished.", completed: "Training finished.", stopped: "Training stopped.",
-  cancelled: "Training stopped.", failed: "Training failed.", error: "Training failed.",
+  queued: "Waiting for a free worker…", running: "Training…", done: "Training finished.",
+  stopped: "Training stopped; the best model so far is kept.", failed: "Training failed.",
 };
 
 /** Pair files by name order: images[i] with masks[i]; returns [{image, mask, name}]. */
@@ -203,11 +202,10 @@ class Panel {
   }
 
   updateButtons() {
-    const running = this.lastStatus && !["done", "finished", "completed", "stopped", "cancelled", "failed", "error"]
-      .includes(this.lastStatus.state);
+    const running = this.lastStatus && ["queued", "running"].includes(this.lastStatus.state);
     this.trainBtn.disabled = !this.engine.connected || !this.pairs.length || this.busy || !!running;
     this.stopBtn.disabled = !running;
-    const finished = this.lastStatus && ["done", "finished", "completed", "stopped"].includes(this.lastStatus.state);
+    const finished = this.lastStatus && ["done", "stopped"].includes(this.lastStatus.state);
     this.useBtn.disabled = this.downloadBtn.disabled = !finished || this.busy;
   }
 
@@ -216,8 +214,9 @@ class Panel {
     this.updateButtons();
     try {
       this.say("Reading the images on this device…");
+      const steps = Math.max(1, Math.round(Number(this.steps.value) || 200));
       await this.engine.train(this.pairs, {
-        steps: Number(this.steps.value) || 200,
+        steps, val_every: Math.max(1, Math.min(25, Math.round(steps / 10))),  // ~10 points on the validation curve
         onProgress: (done, total) => this.say(`Reading the images on this device… ${done}/${total}`),
       });
     } finally {
@@ -243,9 +242,13 @@ class Panel {
     document.body.dataset.engineStep = String(st.step);
     const words = STATE_WORDS[st.state] || st.state;
     const steps = st.total_steps ? ` Step ${st.step} of ${st.total_steps}.` : "";
-    const eta = ["running", "training"].includes(st.state) ? ` ${etaText(st.eta_s)}` : "";
-    this.stateLine.textContent = `${words}${steps}${eta}`;
+    const eta = st.state === "running" ? ` ${etaText(st.eta_s)}` : "";
+    const early = st.early_stopped && st.state === "done" ? " It stopped early: the validation score no longer improved." : "";
+    this.stateLine.textContent = `${words}${steps}${eta}${early}`;
     if (st.error) this.say(`The engine reports: ${st.error}`, "bad");
+    else if (["done", "stopped"].includes(st.state) && !this.engineModelShown) {
+      this.say("Press Use this model to run it on this device, or download its package.", "ok");
+    }
     const loss = toPoints(st.losses, "loss");
     const val = toPoints(st.val_metrics, "dice");
     drawCurves(this.chart, [

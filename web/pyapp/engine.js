@@ -16,7 +16,7 @@ import { consentSummary, normalizePairs, readPairs } from "./engine-data.js";
 
 const POLL_MS = 1000;
 const STATUS_TIMEOUT_MS = 10000;
-const TERMINAL = new Set(["done", "finished", "completed", "stopped", "cancelled", "failed", "error"]);
+const TERMINAL = new Set(["done", "stopped", "failed"]);
 
 const events = new EventTarget();
 const watchers = new Map();   // jobId -> Promise of the last status
@@ -102,7 +102,7 @@ async function train(pairs, options = {}) {
   }
   const data = read.map((p) => ({ name: p.name, image: ndarray(p.image), mask: ndarray(p.mask) }));
   const t0 = performance.now();
-  const jobId = String(await client.call("start_training", [config, data]));
+  const jobId = String(await client.call("start_training", [config, data], { retry: false }));
   log(`engine: job ${jobId} started; ${summary.bytes} bytes sent in ${Math.round(performance.now() - t0)} ms`);
   emit("started", { jobId, summary, config });
   watch(jobId).catch(() => {});
