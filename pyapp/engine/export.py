@@ -82,6 +82,11 @@ record (losses, validation metrics) is in `config.pyapp.engine` of `bioimageio.y
 `weights.pt` (TorchScript, traced) and `weights.onnx` (exported from it, opset {OPSET}). Fine-tune with the pyapp
 engine by passing this zip as `config.init_package`.
 
+## Validation
+Held-out check during training: {best_line} (Dice of `foreground > 0.5` against the true foreground on rows
+never trained on). The package's test output was computed by pyapp's runner from the test input; `pyapp test`
+and `bioimageio test` reproduce it with the ONNX and the TorchScript weights.
+
 ## Limitations
 Trained on few images: expect it to work on images like those (modality, magnification, nucleus size); check
 the output on your own images before measuring anything.

@@ -23,7 +23,7 @@ STARDIST = Pin("stardist", "0.9.2")
 IMAGE = "stardist/data/images/img2d.tif"
 MASK = "stardist/data/images/mask2d.tif"
 #: The recipe's training options (small and quick: a few minutes on two busy CPU cores).
-NUCLEI_DSB = TrainConfig(steps=200, batch_size=4, patch=96, learning_rate=2e-3, val_fraction=0.2, val_every=50,
+NUCLEI_DSB = TrainConfig(steps=200, batch_size=4, patch=96, learning_rate=2e-3, val_fraction=0.2, val_every=25,
                          checkpoint_every=50, patience=4, seed=0, base_channels=8, depth=3,
                          name="pyapp nuclei (DSB 2018 fluorescence)")
 
