@@ -153,6 +153,13 @@ def test_train_on_engine_then_predict_here(playwright, app_site, engine, proxy, 
     assert sum(len(f[2]) for f in during) < 4_000, [f[2][:80] for f in during]
     assert not any(s in f[2] for f in during for s in snippets(image)), "predicting sent the image to the engine"
 
+    # the engine forgets the job and the images when asked
+    job = page.evaluate("document.body.dataset.engineJob")
+    page.click("#engine-delete")
+    page.wait_for_function("document.getElementById('engine-message').textContent.includes('deleted')", timeout=60_000)
+    gone = page.evaluate("(job) => pyapp.engine.status(job).then(() => 'still there', (e) => e.message)", job)
+    assert gone.startswith(f"job {job}") and "no such job" in gone, gone
+
     # after consent the image bytes did go out, and only to the engine
     after = [f for f in frames if f[0] == "after"]
     assert any(s in f[2] for f in after for s in snippets(image)), "the test did not see the upload at all"

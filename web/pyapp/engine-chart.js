@@ -49,7 +49,7 @@ export function drawCurves(canvas, series, { xMax = null } = {}) {
   ctx.strokeRect(pad.l, pad.t, w, h);
   ctx.fillStyle = "#5d6d7e";
   ctx.textAlign = "center";
-  ctx.fillText(`step ${fmt(x1)}`, pad.l + w - 24, height - 6);
+  ctx.fillText(`step ${Math.round(x1)}`, pad.l + w - 24, height - 6);
   ctx.fillText("0", pad.l, height - 6);
   let legendX = pad.l;
   for (const s of series) {

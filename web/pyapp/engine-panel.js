@@ -52,7 +52,6 @@ class Panel {
     engine.events.addEventListener("status", (e) => e.detail.jobId === this.jobId && this.onStatus(e.detail.status));
     engine.events.addEventListener("failed", (e) => e.detail.jobId === this.jobId && this.say(e.detail.message, "bad"));
     engine.events.addEventListener("started", (e) => this.adopt(e.detail.jobId));
-    engine.pairs = { add: (image, mask, name) => this.addPairs([{ image, mask, name }]), list: () => [...this.pairs] };
   }
 
   build() {
@@ -81,12 +80,15 @@ class Panel {
                                  disabled: true });
     this.downloadBtn = el("button", { id: "engine-download", type: "button", textContent: "Download package",
                                       disabled: true });
+    this.deleteBtn = el("button", { id: "engine-delete", type: "button", className: "ghost",
+                                    textContent: "Delete the job and its images from the engine", disabled: true });
     this.dashboard = el("section", { id: "engine-dashboard", hidden: true }, [
       el("h3", { textContent: "Training" }), this.stateLine, this.chart,
       el("figure", { className: "engine-sample-fig" }, [this.sample, el("figcaption", { className: "hint",
         textContent: "A validation crop: image · prediction · mask" })]),
       el("div", { className: "row" }, [this.stopBtn]),
       el("div", { className: "row" }, [this.useBtn, this.downloadBtn]),
+      el("div", { className: "row" }, [this.deleteBtn]),
     ]);
     const label = (text, input) => el("label", { className: "engine-field" }, [el("span", { textContent: text }), input]);
     const close = el("button", { type: "button", className: "ghost", id: "engine-close", textContent: "Close",
@@ -120,6 +122,7 @@ class Panel {
     on(this.stopBtn, "click", () => this.engine.stop(this.jobId).then(() => this.say("Stopping after the current step…")));
     on(this.useBtn, "click", () => this.use());
     on(this.downloadBtn, "click", () => this.engine.download(this.jobId));
+    on(this.deleteBtn, "click", () => this.deleteJob());
     this.renderPairs();
   }
 
@@ -206,7 +209,8 @@ class Panel {
     this.trainBtn.disabled = !this.engine.connected || !this.pairs.length || this.busy || !!running;
     this.stopBtn.disabled = !running;
     const finished = this.lastStatus && ["done", "stopped"].includes(this.lastStatus.state);
-    this.useBtn.disabled = this.downloadBtn.disabled = !finished || this.busy;
+    this.useBtn.disabled = this.downloadBtn.disabled = !finished || this.busy || this.deleted;
+    this.deleteBtn.disabled = !this.jobId || this.busy || this.deleted || !this.engine.connected;
   }
 
   async train() {
@@ -228,6 +232,7 @@ class Panel {
   /** Show the dashboard of `jobId` (started here or by a script through pyapp.engine.train). */
   adopt(jobId) {
     this.jobId = jobId;
+    this.deleted = false;
     this.lastStatus = { state: "queued", step: 0 };
     document.body.dataset.engineJob = jobId;
     this.dashboard.hidden = false;
@@ -246,7 +251,7 @@ class Panel {
     const early = st.early_stopped && st.state === "done" ? " It stopped early: the validation score no longer improved." : "";
     this.stateLine.textContent = `${words}${steps}${eta}${early}`;
     if (st.error) this.say(`The engine reports: ${st.error}`, "bad");
-    else if (["done", "stopped"].includes(st.state) && !this.engineModelShown) {
+    else if (["done", "stopped"].includes(st.state)) {
       this.say("Press Use this model to run it on this device, or download its package.", "ok");
     }
     const loss = toPoints(st.losses, "loss");
@@ -257,6 +262,19 @@ class Panel {
     ], { xMax: st.total_steps || null });
     if (st.sample) drawSample(this.sample, st.sample);
     this.updateButtons();
+  }
+
+  async deleteJob() {
+    this.busy = true;
+    this.updateButtons();
+    try {
+      await this.engine.deleteJob(this.jobId);
+      this.deleted = true;
+      this.say("The engine deleted the job, your images and its copy of the model.", "ok");
+    } finally {
+      this.busy = false;
+      this.updateButtons();
+    }
   }
 
   async use() {

@@ -6,6 +6,8 @@
 //   await pyapp.engine.stop(jobId)
 //   const modelId = await pyapp.engine.exportModel(jobId)   -> usable by pyapp.predict(modelId, image)
 //   pyapp.engine.watch(jobId)                       -> polls status until the job ends; "pyapp-engine" events
+//   await pyapp.engine.addPairs(pairs)              -> adds pairs to the panel's list (annotations) and opens it
+//   await pyapp.engine.deleteJob(jobId)             -> the engine deletes the job, its images and its model
 // pairs: [{image, mask, name?}] or [[image, mask]] of URLs, Files or {data, shape, dtype}. Without a
 // options.consent function the consent dialog asks the user; with one, that function gets the same summary.
 // Either way nothing is read into a message for the engine before the answer is yes.
@@ -170,8 +172,16 @@ async function download(jobId) {
   setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
+/** Add image/mask pairs to the Train panel's list (e.g. from annotations) and open the panel. */
+async function addPairs(pairs) {
+  const { togglePanel } = await import("./engine-panel.js");
+  const panel = togglePanel(engine, true);
+  panel.addPairs(normalizePairs(pairs));
+  return panel.pairs.length;
+}
+
 const engine = {
-  connect, train, status, stop, watch, exportModel, download, listJobs, deleteJob,
+  connect, train, status, stop, watch, exportModel, download, listJobs, deleteJob, addPairs,
   disconnect: () => client.close(),
   get connected() { return client.connected; },
   get target() { return client.target; },
