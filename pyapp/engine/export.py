@@ -10,6 +10,7 @@ channel 1 is and how the model was trained, and the training metadata under ``co
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,11 @@ def onnx_bytes(model: Any) -> bytes:
 
     buf = io.BytesIO()
     axes = {0: "batch", 2: "y", 3: "x"}
-    torch.onnx.export(model, (torch.zeros(1, 1, 64, 64),), buf, dynamo=False, opset_version=OPSET,
-                      input_names=["raw"], output_names=["probabilities"],
-                      dynamic_axes={"raw": axes, "probabilities": axes})
+    with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated; its graph is what we want
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (torch.zeros(1, 1, 64, 64),), buf, dynamo=False, opset_version=OPSET,
+                          input_names=["raw"], output_names=["probabilities"],
+                          dynamic_axes={"raw": axes, "probabilities": axes})
     return buf.getvalue()
 
 
@@ -42,7 +45,9 @@ def torchscript_bytes(model: Any) -> bytes:
     import torch
 
     buf = io.BytesIO()
-    with torch.no_grad():
+    # bioimage.io's "torchscript" weights format is TorchScript: torch 2.13 deprecates jit.trace, not its files
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         traced = torch.jit.trace(model, torch.zeros(1, 1, 64, 64))
     torch.jit.save(traced, buf)
     return buf.getvalue()

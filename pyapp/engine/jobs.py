@@ -154,7 +154,11 @@ class JobStore:
     @contextmanager
     def locked(self, folder: Path, wait: float = 0) -> Iterator[bool]:
         """Hold the job's lock while inside; yields whether it was obtained within ``wait`` seconds."""
-        fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # the job was deleted meanwhile
+            yield False
+            return
         try:
             deadline = time.monotonic() + wait
             while True:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -172,7 +173,11 @@ class Trainer:
         """Forever: run waiting jobs one after another; between them wait for a new job or the next poll."""
         while True:
             self.busy = True
-            ran = await asyncio.to_thread(self._take_one)
+            try:
+                ran = await asyncio.to_thread(self._take_one)
+            except OSError as err:  # a job folder vanished under us (deleted): look again
+                print(f"worker    skipped a job: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+                ran = True
             self.busy = False
             if not ran:
                 self.wake.clear()
