@@ -49,7 +49,7 @@ def torchscript_bytes(model: Any) -> bytes:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         traced = torch.jit.trace(model, torch.zeros(1, 1, 64, 64))
-    torch.jit.save(traced, buf)
+        torch.jit.save(traced, buf)
     return buf.getvalue()
 
 
@@ -169,5 +169,7 @@ def torchscript_state(zip_bytes: bytes, base: int, depth: int) -> dict[str, Any]
     if package_arch(zip_bytes) != (base, depth):
         raise DataError(f"config.init_package: the package's U-Net has base_channels/depth {package_arch(zip_bytes)},"
                         f" the config asks for {(base, depth)}")
-    module = torch.jit.load(io.BytesIO(zf.read(rdf["weights"]["torchscript"]["source"])), map_location="cpu")
+    with warnings.catch_warnings():  # see torchscript_bytes
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = torch.jit.load(io.BytesIO(zf.read(rdf["weights"]["torchscript"]["source"])), map_location="cpu")
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
