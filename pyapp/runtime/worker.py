@@ -242,3 +242,30 @@ async def preview(image: Any, options: Any = None) -> Any:
     result = {"shape": list(plane.shape), "dtype": "uint8", "source_shape": list(array.shape), "axes": axes,
               "data": to_js(memoryview(plane.reshape(-1)))}
     return to_js(result, dict_converter=Object.fromEntries)
+
+
+def _sendable(array: np.ndarray) -> np.ndarray:
+    """``array`` in a dtype every typed array has: bool → uint8, wide ints → int32, other floats → float32."""
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8)
+    if array.dtype.kind in "iu" and array.dtype.itemsize > 4:
+        if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"values up to {array.max()} do not fit 32-bit integers")
+        return array.astype(np.int32)
+    if array.dtype.kind == "f" and array.dtype != np.float32:
+        return array.astype(np.float32)
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"pixels of type {array.dtype} are not numbers")
+    return array.astype(array.dtype.newbyteorder("="), copy=False)
+
+
+async def read_array(image: Any, options: Any = None) -> Any:
+    """All pixels of an image URL (.npy/.tif/.png/.jpg) as ``{shape, dtype, axes, data}`` in its own dtype
+    (e.g. training data for an engine, which the page sends only after the user's consent)."""
+    from js import Object  # type: ignore[import-not-found]
+
+    array, axes = await _image(image, _options(options).get("axes"))
+    array = np.ascontiguousarray(_sendable(array))
+    result = {"shape": list(array.shape), "dtype": array.dtype.name, "axes": axes,
+              "data": to_js(memoryview(array.reshape(-1)))}
+    return to_js(result, dict_converter=Object.fromEntries)

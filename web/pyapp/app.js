@@ -6,6 +6,8 @@
 //   opts.labels: true (or {threshold, minSize, minDistance, secondChannel}) adds labels: {shape, dtype, data, count}
 //     and objects: [{label, area, centroid_y, ...}] to predict's result (docs/analysis.md)
 //   await pyapp.evaluate(prediction, groundTruthUrl, opts) -> {kind, notes, metrics: {f1, accuracy, seg, dice, ...}}
+//   await pyapp.read(url)                  -> {shape, dtype, axes, data} all pixels of an image (engine.js)
+//   pyapp.addModel({id, name, zip})        -> a model trained here, listed by models(), usable by id
 //   await pyapp.camera.classify()          -> top-5 [{label, p}] of a camera frame (camera.js)
 // model: a bundled model id, or a URL of a bioimageio.yaml / rdf.yaml / zip (other origins need CORS), or zip
 // bytes; image: a URL of a .npy/.tif/.png/.jpg, or {data: TypedArray, shape, dtype}. opts: {ep, axes, tile,
@@ -64,7 +66,20 @@ async function models() {
     })();
     modelList.catch(() => { modelList = null; });
   }
-  return (await modelList).map((m) => ({ ...m, url: absolute(m.url) }));
+  return [...await modelList, ...added].map((m) => ({ ...m, url: absolute(m.url) }));
+}
+
+// Models made in this session (e.g. trained on an engine: engine.js): zip bytes behind a blob: URL, listed by
+// models() and usable by id in predict/describe. Fires "pyapp-models" on window.
+const added = [];
+function addModel({ id, name, description = "", kind = "segmentation", zip }) {
+  if (!/^[\w-]+$/.test(id)) throw new Error(`model id ${JSON.stringify(id)}: use letters, digits, - and _`);
+  const old = added.findIndex((m) => m.id === id);
+  if (old >= 0) URL.revokeObjectURL(added.splice(old, 1)[0].url);
+  const entry = { id, name, description, kind, url: URL.createObjectURL(new Blob([zip], { type: "application/zip" })) };
+  added.push(entry);
+  window.dispatchEvent(new CustomEvent("pyapp-models", { detail: { ...entry } }));
+  return { ...entry };
 }
 
 async function resolveModel(model) {
@@ -113,7 +128,12 @@ async function preview(image, options = {}) {
   return call("preview", { image: absolute(image), options });
 }
 
+// All pixels of an image URL (or object URL#name) in its own dtype: {shape, dtype, axes, data}.
+async function read(image, options = {}) {
+  return call("read", { image: absolute(image), options });
+}
+
 const ready = call("init");
 ready.then(() => performance.mark("pyapp:worker-ready"), () => {});
-window.pyapp = { ready, models, predict, describe, preview, evaluate, bridge: { ...bridge } };
+window.pyapp = { ready, models, predict, describe, preview, evaluate, read, addModel, bridge: { ...bridge } };
 export default window.pyapp;

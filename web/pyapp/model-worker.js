@@ -1,5 +1,6 @@
 // The model worker: boots Pyodide with our wheel, runs bioimage.io models through onnxruntime-web.
-// Messages in: {id, type: "init" | "predict" | "describe" | "preview", payload}. Out: {id, ok, result | error} and
+// Messages in: {id, type: "init" | "predict" | "describe" | "preview" | "evaluate" | "read", payload}.
+// Out: {id, ok, result | error} and
 // {id, type: "progress", done, total, message}. Typed arrays travel as transferables, never as JSON.
 // The boot starts when this module runs (not on "init"), and onnxruntime-web loads alongside it.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
@@ -77,6 +78,7 @@ async function handle(id, type, payload) {
   if (type === "evaluate") {  // scores against ground truth (pyapp.evaluate)
     return await service.evaluate(payload.prediction, payload.groundTruth, payload.options || {});
   }
+  if (type === "read") return await service.read_array(payload.image, payload.options || {});
   throw new Error(`unknown request ${type}`);
 }
 
@@ -84,7 +86,7 @@ self.onmessage = async (event) => {
   const { id, type, payload } = event.data;
   try {
     const result = await handle(id, type, payload);
-    const transfer = type === "predict" ? transferables(result) : type === "preview" ? [result.data.buffer] : [];
+    const transfer = type === "predict" ? transferables(result) : type === "preview" || type === "read" ? [result.data.buffer] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
     self.postMessage({ id, ok: false, error: oneLine(err) });
