@@ -105,5 +105,7 @@ def build_app(site: Site) -> None:
     digest = hashlib.sha256()
     for name in files:
         digest.update(name.encode() + (sha256_file(site.out / name).encode() if name else b""))
-    body = json.dumps({"version": digest.hexdigest()[:16], "files": files}, indent=1)
+    # sha256 of every body, checked by the service worker before it serves one ("" is the site root: index.html)
+    hashes = {name: sha256_file(site.out / (name or "index.html")) for name in files}
+    body = json.dumps({"version": digest.hexdigest()[:16], "files": files, "sha256": hashes}, indent=1)
     write_bytes(site.out / "precache.js", f"self.PRECACHE = {body};\n".encode())

@@ -33,7 +33,7 @@ def page(playwright, site):  # noqa: F811
         "name": WS, "plugins": {"Calculator": {"name": "Calculator", "source": CALCULATOR, "url": "",
                                                "sha256": hashlib.sha256(CALCULATOR.encode()).hexdigest(),
                                                "filename": "calculator.py"}}, "workflows": {}}}
-    page.evaluate("(text) => window.pyapp.workbench.importWorkspace(text)", json.dumps(export))
+    page.evaluate("(text) => window.pyapp.workbench.importWorkspace(text, {approve: () => true})", json.dumps(export))
     page.wait_for_function("document.body.dataset.workbench === 'ready'", timeout=BOOT_MS)
     page.wait_for_selector('#plugin-list li[data-plugin="Calculator"][data-status="ready"]', timeout=BOOT_MS)
     yield page

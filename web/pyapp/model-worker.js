@@ -4,7 +4,6 @@
 import * as ort from "../ort/ort.min.mjs";
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 
-const here = new URL(".", import.meta.url).href;            // absolute: worker URLs are never blob: here
 const siteRoot = new URL("..", import.meta.url).href;
 ort.env.wasm.wasmPaths = new URL("../ort/", import.meta.url).href;
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;

@@ -337,7 +337,8 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
       summary() {
         return { ...this.info, name: this.name, status: this.status, session: this.session, filename: this.filename,
                  interface: this.interface, statusText: this.statusText, progress: this.progress,
-                 permissions: this.permissions, requested: [...(this.manifest.permissions || [])] };
+                 permissions: this.permissions, requested: [...(this.manifest.permissions || [])],
+                 manifest: this.manifest };
       },
     };
     record.ready = new Promise((resolve, reject) => { record.startReady = resolve; record.startFailed = reject; });

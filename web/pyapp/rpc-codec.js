@@ -6,6 +6,8 @@
 // malformed message, throws CodecError and nothing else (tests/test_js_codec_fuzz.py checks this through node).
 
 export const MAX_DEPTH = 64;
+/** Marks a decoded `interface` (a non-enumerable symbol key), so that it is sent on as one. */
+export const INTERFACE = Symbol("pyapp.interface");
 export const MAX_NDIM = 32;
 export const MAX_DIM = 2 ** 31 - 1;
 export const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "toString", "toLocaleString", "valueOf",
@@ -113,6 +115,14 @@ export function encode(value, { register = null, root = "value" } = {}) {
       const message = v instanceof RemoteError ? v.remoteMessage : v.message;
       return { _rtype: "error", _rvalue: String(message), _rname: typeName, _rtraceback: v.remoteTraceback || v.stack || "" };
     }
+    if (isPlainObject(v) && v[INTERFACE]) {
+      const members = {};
+      for (const [k, fn] of Object.entries(v)) {
+        if (typeof fn !== "function") throw new CodecError(`interface member ${JSON.stringify(k)} is not a function`, path);
+        members[checkKey(k, path)] = enc(fn, `${path}.${k}`);
+      }
+      return { _rtype: "interface", _rvalue: members };
+    }
     if (Array.isArray(v) || isPlainObject(v)) {
       if (active.has(v)) throw new CodecError("circular reference: the value contains itself", path);
       active.add(v);
@@ -210,6 +220,7 @@ export function decode(data, buffers = [], { makeProxy = null, root = "value" } 
           if (!isPlainObject(m) || m._rtype !== "method") throw new CodecError(`interface member ${JSON.stringify(k)} is not a method`, path);
           out[checkKey(k, path)] = method(m, `${path}.${k}`);
         }
+        Object.defineProperty(out, INTERFACE, { value: true });
         return out;
       }
       case "error": return new RemoteError(field(d, "_rname", "string", path), field(d, "_rvalue", "string", path), String(d._rtraceback || ""));
