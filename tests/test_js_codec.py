@@ -21,7 +21,7 @@ RTYPES = ["ndarray", "bytes", "method", "interface", "error", "int", "float", "d
 KEYS = st.sampled_from(["a", "_rtype", "_rvalue", "_rshape", "_rdtype", "_rname", "__proto__", "toString",
                         "constructor", "x"])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False,
-                    allow_infinity=False), st.text(max_size=8), st.sampled_from(RTYPES + ["float32", "uint8", "nan"]))
+                    allow_infinity=False), st.text(max_size=8), st.sampled_from([*RTYPES, "float32", "uint8", "nan"]))
 JSONISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=5),
                        max_leaves=30)
 CASE = st.fixed_dictionaries({
@@ -49,8 +49,8 @@ def test_js_codec_vectors_refusals_and_fuzz(tmp_path: Path) -> None:
         pytest.fail("node is needed to test the JS codec", pytrace=False)
     cases = tmp_path / "cases.jsonl"
     cases.write_text("\n".join(json.dumps(c) for c in _cases()))
-    done = subprocess.run(["node", "--no-warnings", str(CHECK), str(VECTORS), str(cases), "7", "3000"], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(["node", "--no-warnings", str(CHECK), str(VECTORS), str(cases), "7", "3000"],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     print(f"\nJS codec: {report['cases']} fuzz cases, {report['decoded']} decoded, {report['refusedCases']} refused")

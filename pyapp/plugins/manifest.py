@@ -13,8 +13,8 @@ same :class:`Plugin` (see :mod:`pyapp.plugins.imjoy`). The format is described i
 from __future__ import annotations
 
 import ast
-import json
 import dataclasses
+import json
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field

