@@ -40,6 +40,7 @@ const FRAME_SCRIPT = `(() => {
   });
 })();`;
 
+const FRAME_TIMEOUT_MS = 30_000;
 const siteRoot = new URL("../", import.meta.url).href;
 const pyodideRoot = new URL("pyodide/", siteRoot).href;
 const scriptCache = new Map();
@@ -149,7 +150,9 @@ export async function createSandboxedWorker({ name = "plugin", permissions = [],
       frame.remove();   // the frame's document goes, and its worker with it
     },
   };
-  const framed = new Promise((resolve) => {
+  const framed = new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error("the plugin sandbox did not start: this page's Content-Security-Policy must " +
+      "allow the sandbox frame's script (see pyapp/csp.py)")), FRAME_TIMEOUT_MS);
     port.onmessage = ({ data }) => {
       if (dead || !data || typeof data !== "object") return;
       if (data.type === "__frame") resolve();
@@ -161,7 +164,12 @@ export async function createSandboxedWorker({ name = "plugin", permissions = [],
   });
   frame.addEventListener("load", () => frame.contentWindow.postMessage("pyapp-sandbox", "*", [channel.port2]), { once: true });
   document.body.append(frame);
-  await framed;
+  try {
+    await framed;
+  } catch (err) {
+    sandbox.terminate();
+    throw err;
+  }
   const code = [`const PYAPP_INDEX_URL = ${JSON.stringify(pyodideRoot)};\n`, prelude, ...texts].join("\n;\n");
   port.postMessage({ type: "__start", name, code });
   return sandbox;
