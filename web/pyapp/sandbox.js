@@ -21,6 +21,9 @@ const FRAME_SCRIPT = `(() => {
     if (m && m.body instanceof ArrayBuffer) out.add(m.body);
     return [...out];
   };
+  // what the plugin's worker does wrong stays in the sandbox (the host hears of a crash through the port)
+  addEventListener("error", (e) => e.preventDefault());
+  addEventListener("unhandledrejection", (e) => e.preventDefault());
   const send = (m) => { try { port.postMessage(m, list(m)); } catch (e) { port.postMessage({ type: "__error", message: String(e) }); } };
   addEventListener("message", (event) => {
     if (event.source !== parent || port || !event.ports[0]) return;
