@@ -16,6 +16,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .csp import policy_for
+
 #: Content types by file suffix (checked before the platform's mimetypes database, which varies).
 MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -97,6 +99,9 @@ class StaticHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         for name, value in HEADERS.items():
             self.send_header(name, value)
+        policy = policy_for(urlsplit(self.path).path, Path(self.directory))  # pyapp/csp.py
+        if policy:
+            self.send_header("Content-Security-Policy", policy)
         super().end_headers()
 
     def send_head(self):  # type: ignore[no-untyped-def]

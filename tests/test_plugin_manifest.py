@@ -291,3 +291,14 @@ def test_first_error_is_one_line_with_count() -> None:
 def test_requested_tag_must_exist() -> None:
     with pytest.raises(PluginError, match=r"tool.pyapp.tags: the requested tag 'gpu' is not one of"):
         load_plugin(read("calculator.py"), filename="calculator.py", tag="gpu")
+
+
+def test_network_permissions_are_one_origin_each() -> None:
+    src = read("calculator.py").replace('# name = "Calculator"', '# name = "Calculator"\n'
+                                        '# permissions = ["network:HTTPS://Example.org/", "network:http://127.0.0.1:8765"]')
+    assert load_plugin(src, filename="calc.py").manifest.permissions == (
+        "network:https://example.org", "network:http://127.0.0.1:8765")
+    assert load_plugin(read("calculator.py"), filename="calc.py").manifest.permissions == ()
+    for bad in ("network:*", "network:https://a.org/path", "camera", "network:https://*.a.org", "network:ftp://a"):
+        with pytest.raises(PluginError, match=r"tool.pyapp.permissions\[0\]: not a permission"):
+            load_plugin(src.replace('"network:HTTPS://Example.org/"', f'"{bad}"'), filename="calc.py")

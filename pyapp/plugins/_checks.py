@@ -111,3 +111,25 @@ def check_requirements(value: Any, path: str, issues: Issues) -> tuple[str, ...]
         if isinstance(item, str) and not _PEP508.match(item):
             issues.append((f"{path}[{i}]", f"not a PEP 508 requirement: {item!r}; e.g. \"numpy\" or \"scipy>=1.11\""))
     return items
+
+
+_NETWORK = re.compile(r"^network:(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$", re.IGNORECASE)
+
+
+def check_permissions(value: Any, path: str, issues: Issues) -> tuple[str, ...]:
+    """A list of ``"network:https://host[:port]"`` grants (one origin each; no paths, no wildcards).
+
+    Returned normalised: scheme and host lower-cased, no trailing slash.
+    """
+    items = check_str_list(value, path, issues)
+    if not isinstance(items, tuple):
+        return items
+    out = []
+    for i, item in enumerate(items):
+        m = _NETWORK.match(item) if isinstance(item, str) else None
+        if m is None:
+            issues.append((f"{path}[{i}]", f"not a permission: {item!r}; the only kind is one origin, "
+                                           "e.g. \"network:https://example.org\""))
+            continue
+        out.append(f"network:{m.group(1).lower()}://{m.group(2).lower()}{m.group(3) or ''}")
+    return tuple(out)

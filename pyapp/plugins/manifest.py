@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,6 +87,9 @@ class Manifest:
     dependencies: tuple[str, ...] = _f((), "PEP 508 packages to install (PEP 723 top-level \"dependencies\"; "
                                            "ImJoy \"requirements\").", c.check_requirements)
     requires_python: str = _f("", "PEP 723 \"requires-python\", e.g. \">=3.12\".", c.check_str)
+    permissions: tuple[str, ...] = _f((), "What the plugin may reach beyond this page, asked for in the install "
+                                          "dialog: [\"network:https://host\"] lets it connect to that one "
+                                          "origin. Without it a plugin has no network.", c.check_permissions)
 
 
 MANIFEST_FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Manifest)}
@@ -221,3 +225,17 @@ def load_plugin(source: str | bytes, *, filename: str, tag: str | None = None) -
         plugin = load_pep723(source, filename=filename, tag=tag)
     warn_if_not_runnable(plugin)
     return plugin
+
+
+def describe_plugin(source: str | bytes, filename: str, tag: str | None = None) -> str:
+    """The manifest of a plugin file as JSON text, for the page (what the install dialog shows).
+
+    Keys: every :class:`Manifest` field (tuples as lists) plus ``format``, ``tag`` and ``docs``. Raises
+    :class:`PluginError` like :func:`load_plugin`; warnings are kept out of the result.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        plugin = load_plugin(source, filename=filename, tag=tag)
+    out = dataclasses.asdict(plugin.manifest)
+    out.update(format=plugin.format, tag=plugin.tag, docs=plugin.docs)
+    return json.dumps(out, default=list)

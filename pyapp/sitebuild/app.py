@@ -137,5 +137,8 @@ def build_app(site: Site) -> None:
     build = digest.hexdigest()[:16]
     # the page shows which release and which build it runs (docs/deploy.md: updates reach installed apps)
     write_json(site.out / "version.json", {"version": __version__, "build": build})
-    body = json.dumps({"version": build, "files": [*files, "version.json"]}, indent=1)
+    files = [*files, "version.json"]
+    # sha256 of every body, checked by the service worker before it serves one ("" is the site root: index.html)
+    hashes = {name: sha256_file(site.out / (name or "index.html")) for name in files}
+    body = json.dumps({"version": build, "files": files, "sha256": hashes}, indent=1)
     write_bytes(site.out / "precache.js", f"self.PRECACHE = {body};\n".encode())

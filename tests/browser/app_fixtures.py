@@ -26,6 +26,31 @@ CAT_WORDS = ("tabby", "tiger cat", "persian cat", "siamese cat", "egyptian cat",
 READY = "document.body.dataset.state && document.body.dataset.state !== 'running' && 'runs' in document.body.dataset"
 
 
+def _wait_without_eval() -> None:
+    """The app's pages forbid eval (Content-Security-Policy without 'unsafe-eval', pyapp/csp.py), and Playwright
+    evaluates a ``wait_for_function`` *expression* with eval while it polls: pass expressions as arrow functions
+    (compiled by the driver, which the policy does not restrict) in every test."""
+    try:
+        from playwright.sync_api import Page
+    except ImportError:  # the tests that need playwright say so themselves
+        return
+    if getattr(Page.wait_for_function, "_no_eval", False):
+        return
+    original = Page.wait_for_function
+
+    def wait_for_function(self, expression, *args, **kwargs):  # type: ignore[no-untyped-def]
+        text = expression.strip()
+        if not (text.startswith(("function", "async")) or "=>" in text.split("\n", 1)[0]):
+            expression = f"() => ({expression})"
+        return original(self, expression, *args, **kwargs)
+
+    wait_for_function._no_eval = True  # type: ignore[attr-defined]
+    Page.wait_for_function = wait_for_function
+
+
+_wait_without_eval()
+
+
 def bundled() -> list[dict]:
     """The entries of the built static/models/index.json."""
     index = STATIC / "models" / "index.json"

@@ -28,12 +28,12 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def page(playwright, site):  # noqa: F811
-    browser, context, page = open_workbench(playwright, site, WS)
+    browser, context, page = open_workbench(playwright, site, "editor-start")  # the import below makes WS
     export = {"format": "pyapp-workspace", "version": 1, "workspace": {
         "name": WS, "plugins": {"Calculator": {"name": "Calculator", "source": CALCULATOR, "url": "",
                                                "sha256": hashlib.sha256(CALCULATOR.encode()).hexdigest(),
                                                "filename": "calculator.py"}}, "workflows": {}}}
-    page.evaluate("(text) => window.pyapp.workbench.importWorkspace(text)", json.dumps(export))
+    page.evaluate("(text) => window.pyapp.workbench.importWorkspace(text, {approve: () => true})", json.dumps(export))
     page.wait_for_function("document.body.dataset.workbench === 'ready'", timeout=BOOT_MS)
     page.wait_for_selector('#plugin-list li[data-plugin="Calculator"][data-status="ready"]', timeout=BOOT_MS)
     yield page

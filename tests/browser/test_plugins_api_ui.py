@@ -217,7 +217,7 @@ def test_services_across_plugins(page, uis) -> None:
       return { fromPlugin, about: svc.about, ids: plugins.services() };
     }""")
     assert result["fromPlugin"] == ["the page", [0.0, 3.0, 6.0, 9.0], "float32"]
-    assert result["about"] == "UI A" and {"UI A service", "page math"} <= set(result["ids"])
+    assert result["about"] == "UI A" and {"UI A:UI A service", "page math"} <= set(result["ids"])  # namespaced
 
 
 def test_heartbeat_detects_a_hung_worker(page, uis) -> None:

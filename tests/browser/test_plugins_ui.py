@@ -155,7 +155,8 @@ def test_workspace_export_import_round_trip(page, plugin_server) -> None:
     assert exported["workspace"]["plugins"]["Calculator"]["source"] == (folder / "calculator.py").read_text()
     assert exported["workspace"]["workflows"]["double"]["steps"][0]["fn"] == "mul"
 
-    page.evaluate("(text) => window.pyapp.workbench.importWorkspace(text, {name: 'copy'})", json.dumps(exported))
+    page.evaluate("(text) => window.pyapp.workbench.importWorkspace(text, {name: 'copy', approve: () => true})",
+                  json.dumps(exported))
     wait_ready(page)
     assert page.evaluate("document.body.dataset.workspace") == "copy"
     assert page.input_value("#workspace") == "copy"
@@ -165,14 +166,25 @@ def test_workspace_export_import_round_trip(page, plugin_server) -> None:
     assert copy["plugins"] == original["plugins"] and copy["workflows"] == original["workflows"]
     assert sorted(page.evaluate("window.pyapp.workbench.listWorkspaces()")) == ["copy", WS]
 
-    # the same through the file picker: a workspace export file replaces "copy" with what it holds
+    # the same through the file picker: "copy" exists, so the page asks for another name (never replaces it),
+    # then shows the install dialog for each plugin of the file
     (folder / "copy.json").write_text(json.dumps({**exported, "workspace": {**original, "name": "copy",
                                                                               "workflows": {}}}))
     page.set_input_files("#ws-import", str(folder / "copy.json"))
+    page.wait_for_selector("#name-dialog[open]")
+    assert "copy" in page.text_content("#name-message")
+    page.fill("#name-input", "copy 2")
+    page.click("#name-ok")
+    page.wait_for_selector("#install-dialog[open]", timeout=BOOT_MS)
+    assert page.text_content("#install-name") == "“Calculator”"
+    assert page.text_content("#install-sha256") == original["plugins"]["Calculator"]["sha256"]
+    page.click("#install-accept")
     page.wait_for_function("""async () => {
-        const ws = await window.pyapp.workbench.getWorkspace('copy');
+        const ws = await window.pyapp.workbench.getWorkspace('copy 2');
         return ws && Object.keys(ws.workflows).length === 0 && document.body.dataset.workbench === 'ready';
     }""", timeout=BOOT_MS)
+    assert workspace(page, "copy")["workflows"] == original["workflows"]
+    page.evaluate("window.pyapp.workbench.deleteWorkspace('copy 2')")
 
     page.select_option("#workspace", WS)
     page.wait_for_function(f"document.body.dataset.workspace === {WS!r} && document.body.dataset.workbench === 'ready'",

@@ -1,7 +1,8 @@
 // The plugin workbench (plugins.html): plugin list with status and progress, a run form built from each plugin's
-// `ui`, windows (messages, alerts, create_window), a log per plugin, restart, workspaces, workflows and install by
-// URL (?plugin=URL&w=WORKSPACE&start=NAME, after a confirmation that shows the URL and the source's sha256).
-// Uses only the plugin host's public API (window.pyapp.plugins: load, list, call, kill, events).
+// `ui`, windows (messages, alerts, create_window), a log per plugin, restart, workspaces, workflows, built-in
+// plugins, a new-plugin template, and installs (by URL: ?plugin=URL&sha256=HEX&w=WORKSPACE&start=NAME, from an
+// imported workspace file, or built-in) that always pass the install dialog (plugin-dialogs.js).
+// Manifests are read by the Python parser in a sandboxed worker (host.parseManifest), never in the page.
 // For tests and automation: window.pyapp.workbench (see the object at the end); document.body.dataset.workbench is
 // "ready" once the workspace's plugins were started (each one ready or failed).
 
@@ -9,233 +10,13 @@ import host from "./plugins.js";
 import * as store from "./workspace.js";
 import * as flows from "./workflows.js";
 import { installWindows } from "./plugin-windows.js";
+import { $, el, filenameOf, formConfig, parseUi, renderForm, sha256Hex, show } from "./plugin-ui.js";
+import { askDialog, askName, download } from "./plugin-dialogs.js";
+import { WINDOW_EVENTS, addWindow, installHandlers } from "./plugin-messages.js";
+import { createInstaller } from "./plugin-install.js";
+import { createWorkflowsUi } from "./plugin-workflows.js";
 
-// ---- reading a plugin's manifest in the page (the subset the UI needs) ------------------------------------------
-
-/** Parse one TOML value at text[i] (strings, numbers, booleans, arrays, inline tables); returns [value, next]. */
-function tomlValue(text, i) {
-  const skip = () => {
-    for (;;) {
-      while (i < text.length && /\s/.test(text[i])) i++;
-      if (text[i] === "#") while (i < text.length && text[i] !== "\n") i++;
-      else return;
-    }
-  };
-  skip();
-  const c = text[i];
-  if (c === '"' && text.startsWith('"""', i)) {
-    const end = text.indexOf('"""', i + 3);
-    return [text.slice(i + 3, end).replace(/^\n/, ""), end + 3];
-  }
-  if (c === "'" && text.startsWith("'''", i)) {
-    const end = text.indexOf("'''", i + 3);
-    return [text.slice(i + 3, end).replace(/^\n/, ""), end + 3];
-  }
-  if (c === '"') {
-    let j = i + 1;
-    while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-    return [JSON.parse(text.slice(i, j + 1)), j + 1];
-  }
-  if (c === "'") {
-    const end = text.indexOf("'", i + 1);
-    return [text.slice(i + 1, end), end + 1];
-  }
-  if (c === "[" || c === "{") {
-    const close = c === "[" ? "]" : "}";
-    const out = c === "[" ? [] : {};
-    i++;
-    for (;;) {
-      skip();
-      if (text[i] === close) return [out, i + 1];
-      if (text[i] === ",") { i++; continue; }
-      if (i >= text.length) throw new Error("unterminated TOML value");
-      if (c === "[") {
-        const [v, j] = tomlValue(text, i);
-        out.push(v);
-        i = j;
-      } else {
-        const m = /^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[\w.-]+)\s*=/.exec(text.slice(i));
-        if (!m) throw new Error("bad inline table");
-        const key = m[1].startsWith('"') ? JSON.parse(m[1]) : m[1].replace(/^'|'$/g, "");
-        const [v, j] = tomlValue(text, i + m[0].length);
-        out[key] = v;
-        i = j;
-      }
-    }
-  }
-  const m = /^[^,\]}\s#]+/.exec(text.slice(i));
-  const raw = m ? m[0] : "";
-  const value = raw === "true" ? true : raw === "false" ? false : Number.isNaN(Number(raw)) ? raw : Number(raw);
-  return [value, i + raw.length];
-}
-
-/** {name, version, description, ui} from a PEP 723 [tool.pyapp] table or an ImJoy <config lang="json">. */
-export function readManifest(source) {
-  const out = { name: "", version: "", description: "", ui: "" };
-  const config = /<config[^>]*lang=["']?json["']?[^>]*>([\s\S]*?)<\/config>/i.exec(source);
-  if (config) {
-    try {
-      const c = JSON.parse(config[1]);
-      for (const k of Object.keys(out)) if (c[k] != null) out[k] = c[k];
-    } catch { /* the host reports the error when it loads the plugin */ }
-    return out;
-  }
-  const yaml = /<config[^>]*>([\s\S]*?)<\/config>/i.exec(source);
-  if (yaml) {
-    for (const k of Object.keys(out)) {
-      const m = new RegExp(`^${k}\\s*:\\s*(.+)$`, "m").exec(yaml[1]);
-      if (m) out[k] = m[1].trim().replace(/^(["'])(.*)\1$/, "$2");
-    }
-    return out;
-  }
-  const block = /^# \/\/\/ script[ \t]*\r?\n([\s\S]*?)^# \/\/\/[ \t]*$/m.exec(source);
-  if (!block) return out;
-  const toml = block[1].split(/\r?\n/).map((l) => l.replace(/^# ?/, "")).join("\n");
-  const section = /^\[tool\.pyapp\][ \t]*$/m.exec(toml);
-  if (!section) return out;
-  let body = toml.slice(section.index + section[0].length);
-  const next = /^\[[^\]]+\][ \t]*$/m.exec(body);
-  if (next) body = body.slice(0, next.index);
-  for (const key of Object.keys(out)) {
-    const m = new RegExp(`^${key}[ \\t]*=`, "m").exec(body);
-    if (!m) continue;
-    try {
-      out[key] = tomlValue(body, m.index + m[0].length)[0];
-    } catch { /* leave the default */ }
-  }
-  return out;
-}
-
-/** Parse an ImJoy ui element "{id: 'a', type: 'number', placeholder: 1, options: ['x']}" (no eval). */
-export function parseUiElement(text) {
-  let i = 0;
-  const ws = () => { while (/\s/.test(text[i] || "")) i++; };
-  function value() {
-    ws();
-    const c = text[i];
-    if (c === "'" || c === '"') {
-      let s = "";
-      i++;
-      while (i < text.length && text[i] !== c) {
-        if (text[i] === "\\") i++;
-        s += text[i++];
-      }
-      i++;
-      return s;
-    }
-    if (c === "[") {
-      i++;
-      const out = [];
-      for (;;) {
-        ws();
-        if (text[i] === "]") { i++; return out; }
-        if (text[i] === ",") { i++; continue; }
-        if (i >= text.length) throw new Error("unterminated list");
-        out.push(value());
-      }
-    }
-    if (c === "{") {
-      i++;
-      const out = {};
-      for (;;) {
-        ws();
-        if (text[i] === "}") { i++; return out; }
-        if (text[i] === ",") { i++; continue; }
-        if (i >= text.length) throw new Error("unterminated element");
-        const key = /^['"]?([\w$-]+)['"]?\s*:/.exec(text.slice(i));
-        if (!key) throw new Error(`bad key at ${JSON.stringify(text.slice(i, i + 12))}`);
-        i += key[0].length;
-        out[key[1]] = value();
-      }
-    }
-    const m = /^[^,\]}\s]+/.exec(text.slice(i)) || [""];
-    i += m[0].length;
-    const raw = m[0];
-    if (raw === "true" || raw === "false") return raw === "true";
-    if (raw === "null" || raw === "undefined") return null;
-    return Number.isNaN(Number(raw)) ? raw : Number(raw);
-  }
-  return value();
-}
-
-/** The ui field (a string, or a list of strings and one-key tables) as [{kind: "text"|"input", ...}]. */
-export function parseUi(ui) {
-  const parts = [];
-  const chunks = [];
-  for (const item of Array.isArray(ui) ? ui : [ui]) {
-    if (typeof item === "string") chunks.push([item, null]);
-    else if (item && typeof item === "object") for (const [k, v] of Object.entries(item)) chunks.push([String(v), k]);
-  }
-  for (const [text, label] of chunks) {
-    let pending = label ? `${label}` : "";
-    let i = 0;
-    while (i < text.length) {
-      const start = text.indexOf("{", i);
-      if (start < 0) { pending += text.slice(i); break; }
-      let depth = 0;
-      let end = start;
-      let quote = null;
-      for (; end < text.length; end++) {
-        const ch = text[end];
-        if (quote) { if (ch === "\\") end++; else if (ch === quote) quote = null; continue; }
-        if (ch === "'" || ch === '"') quote = ch;
-        else if (ch === "{") depth++;
-        else if (ch === "}" && --depth === 0) break;
-      }
-      pending += text.slice(i, start);
-      try {
-        const el = parseUiElement(text.slice(start, end + 1));
-        if (el && typeof el === "object" && el.id) {
-          parts.push({ kind: "input", label: pending.trim().replace(/:$/, "").trim() || String(el.id), ...el });
-        }
-      } catch (err) {
-        parts.push({ kind: "text", text: `(ui element not understood: ${err.message})` });
-      }
-      pending = "";
-      i = end + 1;
-    }
-    if (pending.trim()) parts.push({ kind: "text", text: pending.trim() });
-  }
-  return parts;
-}
-
-// ---- helpers ---------------------------------------------------------------------------------------------------
-
-export async function sha256Hex(text) {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function filenameOf(url) {
-  try {
-    return decodeURIComponent(new URL(url, location.href).pathname.split("/").pop()) || "plugin.py";
-  } catch {
-    return "plugin.py";
-  }
-}
-
-function show(value) {
-  if (value === undefined) return "undefined";
-  try {
-    const text = JSON.stringify(value, (k, v) => (typeof v === "bigint" ? v.toString() : ArrayBuffer.isView(v)
-      ? `[${v.constructor.name} × ${v.length}]` : typeof v === "function" ? `[function ${v.name}]` : v));
-    return text === undefined ? String(value) : text;
-  } catch {
-    return String(value);
-  }
-}
-
-const $ = (id) => document.getElementById(id);
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k === "dataset") Object.assign(node.dataset, v);
-    else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
+export { sha256Hex } from "./plugin-ui.js";
 
 // ---- the workbench state ---------------------------------------------------------------------------------------
 
@@ -246,6 +27,9 @@ const state = {
   offered: null,        // a workflow opened from the URL
   workflow: null,       // name of the workflow in the editor
 };
+
+const { renderWorkflowSelect, showWorkflow, editorWorkflow, runWorkflow, saveWorkflow, shareWorkflow,
+        offerWorkflowFromHash } = createWorkflowsUi({ state, renderWorkspaces: () => renderWorkspaces() });
 
 function setError(message) {
   const box = $("wb-error");
@@ -309,38 +93,6 @@ function renderLog() {
   $("plugin-log").textContent = lines.join("\n");
 }
 
-function renderForm(entry) {
-  const form = $("run-form");
-  form.replaceChildren();
-  for (const part of parseUi(entry.manifest.ui || "")) {
-    if (part.kind === "text") { form.append(el("span", { class: "text" }, part.text)); continue; }
-    let input;
-    const type = String(part.type || "string").toLowerCase();
-    if (type === "choose" || type === "select" || Array.isArray(part.options)) {
-      input = el("select", { name: part.id, "data-type": "choose" },
-        ...(part.options || []).map((o) => el("option", { value: String(o) }, String(o))));
-      if (part.placeholder != null) input.value = String(part.placeholder);
-    } else {
-      input = el("input", { name: part.id, "data-type": type === "number" ? "number" : "string",
-                            type: type === "number" ? "number" : "text", step: type === "number" ? "any" : null,
-                            placeholder: part.placeholder != null ? String(part.placeholder) : null,
-                            value: part.placeholder != null ? String(part.placeholder) : null });
-    }
-    form.append(el("label", {}, part.label, input));
-  }
-  if (!form.children.length) form.append(el("span", { class: "hint" }, "This plugin's run() takes no form values."));
-}
-
-/** The run form's values, by id (ctx.config). */
-function formConfig() {
-  const config = {};
-  for (const input of $("run-form").querySelectorAll("[name]")) {
-    const raw = input.value === "" && input.placeholder ? input.placeholder : input.value;
-    config[input.name] = input.dataset.type === "number" ? (raw === "" ? null : Number(raw)) : raw;
-  }
-  return config;
-}
-
 function select(name) {
   state.selected = name;
   const entry = state.entries.get(name);
@@ -359,18 +111,19 @@ function select(name) {
 
 // ---- plugins ---------------------------------------------------------------------------------------------------
 
-/** Start one plugin from its source (the workspace entry): status loading -> ready | error. */
+/** Start one plugin from its source (the workspace entry): status loading -> ready | error. Its name, form and
+ * description come from the host (the Python parser), its network permissions from what the user approved. */
 async function startPlugin(info) {
-  const manifest = readManifest(info.source);
-  const name = manifest.name || info.name;
-  const entry = { ...state.entries.get(name), ...info, name, manifest, status: "loading", error: "", session: null,
-                  loadedAt: Date.now() };
+  const name = info.name;
+  const entry = { ...state.entries.get(name), ...info, name, manifest: { name, description: "", ui: "", version: "" },
+                  status: "loading", error: "", session: null, loadedAt: Date.now() };
   state.entries.set(name, entry);
   if (!state.selected) state.selected = name;
   renderList();
   try {
-    const summary = await host.load(info.source, { filename: info.filename || filenameOf(info.url || "plugin.py") });
-    if (summary.name !== name) {           // the host's name is the truth (e.g. a header the page did not read)
+    const summary = await host.load(info.source, { filename: info.filename || filenameOf(info.url || "plugin.py"),
+                                                  permissions: info.permissions || [] });
+    if (summary.name !== name) {           // the parser's name is the truth
       state.entries.delete(name);
       entry.name = summary.name;
       state.entries.set(summary.name, entry);
@@ -378,8 +131,7 @@ async function startPlugin(info) {
     }
     entry.session = summary.session;
     entry.status = "ready";
-    entry.description = summary.description;
-    if (!entry.manifest.description) entry.manifest.description = summary.description || "";
+    entry.manifest = summary.manifest || entry.manifest;
   } catch (err) {
     entry.status = "error";
     entry.error = err.remoteTraceback || err.message;
@@ -425,66 +177,6 @@ async function loadWorkspacePlugins() {
   await Promise.all(entries.map((p) => startPlugin(p)));
 }
 
-// ---- windows ---------------------------------------------------------------------------------------------------
-
-const WINDOW_EVENTS = new Set(["show_message", "alert", "create_window", "window", "message", "show_dialog"]);
-
-function addWindow(event) {
-  const box = $("windows");
-  box.querySelector(":scope > .hint")?.remove();
-  const [first] = event.args;
-  let body;
-  if (event.type === "create_window" || event.type === "window") {
-    const spec = first && typeof first === "object" ? first : { data: first };
-    const content = spec.data && typeof spec.data === "object" && "content" in spec.data ? spec.data.content
-      : spec.content ?? spec.data;
-    body = el("div", {}, el("b", {}, spec.name || spec.type || "window"), el("div", { class: "md" },
-      typeof content === "string" ? content : show(content)));
-  } else {
-    body = el("div", { class: "md" }, typeof first === "string" ? first : show(first));
-  }
-  box.prepend(el("div", { class: `window ${event.type === "alert" ? "alert" : ""}`, dataset: { type: event.type, plugin: event.plugin } },
-    el("div", { class: "from" }, `${event.plugin} · ${event.type}`), body));
-}
-
-/** A window a plugin opened (api.create_window / show_dialog, through the host's createWindow handler). */
-function addWindowEntry(entry) {
-  const box = $("windows");
-  box.querySelector(":scope > .hint")?.remove();
-  const data = entry.data;
-  const content = data && typeof data === "object" && "content" in data ? data.content : data;
-  const node = el("div", { class: "window", dataset: { type: entry.dialog ? "show_dialog" : "create_window",
-                                                       plugin: entry.plugin || "", windowId: entry.id } },
-    el("div", { class: "from" }, `${entry.plugin || "page"} · ${entry.type || "window"}`),
-    el("b", {}, entry.name || entry.type || "window"),
-    el("div", { class: "md" }, content == null ? "" : typeof content === "string" ? content : show(content)));
-  box.prepend(node);
-}
-
-function askDialog(message, fallback, withInput = true) {
-  const dialog = $("prompt-dialog");
-  $("prompt-message").textContent = message;
-  $("prompt-input").hidden = !withInput;
-  $("prompt-input").value = fallback == null ? "" : String(fallback);
-  dialog.returnValue = "";
-  dialog.showModal();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? (withInput ? $("prompt-input").value : true)
-      : (withInput ? null : false)), { once: true });
-  });
-}
-
-function installHandlers() {
-  if (typeof host.setHandlers !== "function") return false;   // an older host: events only
-  host.setHandlers({
-    prompt: ({ plugin, message, default: fallback }) => askDialog(`${plugin}: ${message}`, fallback),
-    confirm: ({ plugin, message }) => askDialog(`${plugin}: ${message}`, null, false),
-    createWindow: (entry) => { addWindowEntry(entry); return null; },
-    closeWindow: (entry) => { document.querySelector(`#windows [data-window-id="${CSS.escape(entry.id)}"]`)?.remove(); },
-  });
-  return true;
-}
-
 // ---- workspaces ------------------------------------------------------------------------------------------------
 
 async function renderWorkspaces() {
@@ -524,153 +216,6 @@ async function deleteWorkspace(name = state.workspace) {
   else await renderWorkspaces();
 }
 
-async function importWorkspace(text, options = {}) {
-  const ws = await store.importWorkspace(text, options);
-  await switchWorkspace(ws.name);
-  return ws;
-}
-
-function download(name, text) {
-  const a = el("a", { href: URL.createObjectURL(new Blob([text], { type: "application/json" })), download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-}
-
-function askName(message, fallback = "") {
-  const dialog = $("name-dialog");
-  $("name-message").textContent = message;
-  $("name-input").value = fallback;
-  dialog.returnValue = "";
-  dialog.showModal();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? $("name-input").value.trim() || null : null),
-      { once: true });
-  });
-}
-
-// ---- workflows -------------------------------------------------------------------------------------------------
-
-async function renderWorkflowSelect() {
-  const ws = await store.getWorkspace(state.workspace);
-  const saved = ws ? Object.keys(ws.workflows).sort() : [];
-  const pick = $("workflow-select");
-  const example = flows.EXAMPLE_WORKFLOW.name;
-  pick.replaceChildren(el("option", { value: "" }, "— choose —"),
-    ...saved.map((n) => el("option", { value: n }, n)),
-    saved.includes(example) ? null : el("option", { value: `example:${example}` }, `${example} (example)`));
-  pick.value = state.workflow && saved.includes(state.workflow) ? state.workflow : "";
-}
-
-function showWorkflow(wf) {
-  $("workflow-json").value = JSON.stringify(wf, null, 2);
-  $("workflow-result").textContent = "";
-  $("share-url").hidden = true;
-}
-
-function editorWorkflow() {
-  return flows.validateWorkflow(JSON.parse($("workflow-json").value));
-}
-
-function promptNumber(message, fallback) {
-  return askDialog(message, fallback);
-}
-
-async function runWorkflow(wf, out = $("workflow-result")) {
-  out.className = "result";
-  out.textContent = "running…";
-  document.body.dataset.workflow = "running";
-  try {
-    const { result } = await flows.runWorkflow(wf, {
-      plugins: host, prompt: promptNumber,
-      onStep: ({ index, state: s }) => { if (s === "running") out.textContent = `step ${index + 1} of ${wf.steps.length}…`; },
-    });
-    out.textContent = show(result);
-    document.body.dataset.workflow = "done";
-    return result;
-  } catch (err) {
-    out.textContent = err.message;
-    out.className = "result bad";
-    document.body.dataset.workflow = "error";
-    throw err;
-  }
-}
-
-async function saveWorkflow(wf) {
-  flows.validateWorkflow(wf);
-  await store.saveWorkflow(state.workspace, wf);
-  state.workflow = wf.name;
-  await renderWorkspaces();
-}
-
-async function shareWorkflow(wf) {
-  const url = await flows.workflowUrl(wf, location.href);
-  const box = $("share-url");
-  box.value = url;
-  box.hidden = false;
-  try { await navigator.clipboard.writeText(url); } catch { /* no permission: the link is shown */ }
-  return url;
-}
-
-async function offerWorkflowFromHash() {
-  const encoded = flows.workflowFromHash(location.hash);
-  if (!encoded) return null;
-  const wf = await flows.decodeWorkflow(encoded);
-  state.offered = wf;
-  $("offer-name").textContent = wf.name;
-  $("offer-steps").textContent = wf.steps.map((s, i) => `${i + 1}. ${s.plugin}.${s.fn}(${(s.args || []).map(show).join(", ")})`).join("\n");
-  $("workflow-offer").hidden = false;
-  showWorkflow(wf);
-  return wf;
-}
-
-// ---- install by URL --------------------------------------------------------------------------------------------
-
-/** Fetch a plugin, ask (dialog with URL + sha256), then save it into the workspace and start it. */
-async function installFromUrl(url, { workspace = state.workspace, start = null } = {}) {
-  const abs = new URL(url, location.href).href;
-  const response = await fetch(abs);
-  if (!response.ok) throw new Error(`${abs}: HTTP ${response.status}`);
-  const source = await response.text();
-  const sha256 = await sha256Hex(source);
-  const manifest = readManifest(source);
-  const dialog = $("install-dialog");
-  $("install-name").textContent = manifest.name ? `“${manifest.name}”` : "";
-  $("install-url").textContent = abs;
-  $("install-sha256").textContent = sha256;
-  $("install-workspace").textContent = workspace;
-  $("install-description").textContent = manifest.description || "—";
-  dialog.returnValue = "";
-  document.body.dataset.install = "asking";
-  dialog.showModal();
-  const answer = await new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }));
-  if (answer !== "accept") {
-    document.body.dataset.install = "rejected";
-    return null;
-  }
-  if (workspace !== state.workspace) await switchWorkspace(workspace);
-  const info = { name: manifest.name || filenameOf(abs), source, url: abs, sha256, filename: filenameOf(abs) };
-  document.body.dataset.install = "loading";
-  await store.savePlugin(workspace, info);
-  const entry = await startPlugin(info);
-  if (entry.name !== info.name) {          // the host read another name than the page: keep the host's
-    await store.removePlugin(workspace, info.name);
-    await store.savePlugin(workspace, { ...info, name: entry.name });
-  }
-  await renderWorkspaces();
-  if (entry.status !== "ready") {
-    document.body.dataset.install = "error";
-    throw new Error(`plugin from ${abs} did not start: ${entry.error.split("\n").filter(Boolean).pop()}`);
-  }
-  document.body.dataset.install = "installed";
-  select(entry.name);
-  if (start) {
-    if (start !== entry.name) throw new Error(`start=${start}: the installed plugin is named ${JSON.stringify(entry.name)}`);
-    await runPlugin(entry.name);
-  }
-  return entry.name;
-}
 
 // ---- wiring ----------------------------------------------------------------------------------------------------
 
@@ -699,7 +244,8 @@ function wire() {
     select([...state.entries.keys()][0] || null);
     await renderWorkspaces();
   }));
-  $("add-plugin").addEventListener("click", guard(() => installFromUrl($("add-url").value.trim())));
+  $("add-plugin").addEventListener("click", guard(() => installer.installFromUrl($("add-url").value.trim())));
+  $("new-plugin").addEventListener("click", guard(() => installer.newPlugin()));
   $("workspace").addEventListener("change", guard((e) => switchWorkspace(e.target.value)));
   $("ws-new").addEventListener("click", guard(async () => {
     const name = await askName("Name of the new workspace");
@@ -714,7 +260,7 @@ function wire() {
     await store.exportWorkspace(state.workspace))));
   $("ws-import").addEventListener("change", guard(async (e) => {
     const file = e.target.files[0];
-    if (file) await importWorkspace(await file.text());
+    if (file) await installer.importWorkspace(await file.text());
     e.target.value = "";
   }));
   $("workflow-select").addEventListener("change", guard(async (e) => {
@@ -763,6 +309,7 @@ async function main() {
   await store.createWorkspace(state.workspace);
   store.setCurrentWorkspaceName(state.workspace);
   await renderWorkspaces();
+  await installer.renderBuiltins();
   showWorkflow(flows.EXAMPLE_WORKFLOW);
   setStatus("Starting plugins…");
   await loadWorkspacePlugins();
@@ -774,13 +321,17 @@ async function main() {
   if (pluginUrl) {
     // the query is consumed: a reload does not ask again
     history.replaceState(null, "", location.pathname + location.hash);
-    await guard(() => installFromUrl(pluginUrl, { workspace: state.workspace, start: params.get("start") }))();
+    await guard(() => installer.installFromUrl(pluginUrl, { workspace: state.workspace, start: params.get("start"),
+                                                             sha256: params.get("sha256") }))();
   }
 }
 
+const installer = createInstaller({ state, startPlugin, switchWorkspace, renderWorkspaces, select, runPlugin, guard });
+
 export const workbench = {
-  state, readManifest, parseUi, sha256Hex, startPlugin, restartPlugin, runPlugin, installFromUrl, formConfig,
-  switchWorkspace, deleteWorkspace, importWorkspace, exportWorkspace: (name = state.workspace) => store.exportWorkspace(name),
+  state, parseUi, sha256Hex, startPlugin, restartPlugin, runPlugin, formConfig,
+  installFromUrl: installer.installFromUrl, importWorkspace: installer.importWorkspace, newPlugin: installer.newPlugin,
+  switchWorkspace, deleteWorkspace, exportWorkspace: (name = state.workspace) => store.exportWorkspace(name),
   getWorkspace: (name = state.workspace) => store.getWorkspace(name), listWorkspaces: () => store.listWorkspaces(),
   runWorkflow, saveWorkflow, shareWorkflow, select,
   status: (name) => (state.entries.get(name) ? statusOf(state.entries.get(name)).status : null),

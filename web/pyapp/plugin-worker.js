@@ -1,23 +1,62 @@
-// One plugin's worker: boots Pyodide with our wheel, runs the plugin (pyapp.plugins.runtime) and serves calls.
+// One plugin's worker (a classic script): boots Pyodide with our wheel, runs the plugin
+// (pyapp.plugins.runtime) and serves calls. It runs inside a sandbox frame (sandbox.js), which joins
+// `const PYAPP_INDEX_URL = …;` + this file + pyodide.js + pyodide.asm.js into one blob: worker.
 // In:  {type: "init", session, source, filename, tag}, then {type: "call" | "reply", id, target, ok, header, buffers},
-//      and {type: "ping"} (the host's heartbeat while calls are pending; answered with {type: "pong"}).
-// Out: {type: "parsed", name}, {type: "started", info} | {type: "failed", error, traceback}, and the runtime's messages
-//      {type: "call" | "api" | "export" | "reply", id, ..., header, buffers} with the buffers transferred.
+//      {type: "ping"} (answered with {type: "pong"}), {type: "fetched", ...} (bytes the page fetched for us), and
+//      {type: "parse", id, source, filename, tag} (the manifest parser: answered {type: "manifest", id, ok, ...}).
+// Out: {type: "started", info} | {type: "failed", error, traceback}, {type: "fetch", id, url}, and the runtime's
+//      messages {type: "call" | "api" | "export" | "reply", id, ..., header, buffers} with the buffers transferred.
 // header is the rpc codec's JSON text (pyapp/rpc/codec.py), buffers are ArrayBuffers.
-import { loadPyodide } from "../pyodide/pyodide.mjs";
-import { pyodideOptions } from "./pyodide-options.js";
+/* global PYAPP_INDEX_URL, loadPyodide */
+
+// Files of the site (Pyodide and its packages) come from the page, which fetches them through its service
+// worker; any other URL goes to the real fetch, which the sandbox's Content-Security-Policy governs.
+const nativeFetch = self.fetch.bind(self);
+const fetches = new Map();
+let fetchSeq = 0;
+self.fetch = (input, init) => {
+  const url = new URL(input instanceof Request ? input.url : String(input), PYAPP_INDEX_URL).href;
+  if (!url.startsWith(PYAPP_INDEX_URL)) return nativeFetch(input, init);
+  const id = ++fetchSeq;
+  self.postMessage({ type: "fetch", id, url });
+  return new Promise((resolve, reject) => fetches.set(id, { resolve, reject, url }));
+};
+
+function fetched(msg) {
+  const entry = fetches.get(msg.id);
+  if (!entry) return;
+  fetches.delete(msg.id);
+  if (msg.error && !msg.body) {
+    entry.reject(new TypeError(`${entry.url}: ${msg.error}`));
+    return;
+  }
+  const type = entry.url.endsWith(".wasm") ? "application/wasm" : msg.contentType || "application/octet-stream";
+  entry.resolve(new Response(msg.body, { status: msg.status || 200, headers: { "Content-Type": type } }));
+}
 
 let runtime = null;
 let receive = null;
+let pyodideReady = null;
 
 function post(metaJson, header, arrays) {
   const buffers = arrays.map((a) => a.buffer);
   self.postMessage({ ...JSON.parse(metaJson), header, buffers }, buffers);
 }
 
+function bootPyodide() {
+  pyodideReady = pyodideReady || (async () => {
+    // the stdlib and packages precompiled to bytecode at build time (as pyodide-options.js, which a classic
+    // script cannot import)
+    return await loadPyodide({ indexURL: PYAPP_INDEX_URL, lockFileURL: `${PYAPP_INDEX_URL}pyc/pyodide-lock.json`,
+                               stdLibURL: `${PYAPP_INDEX_URL}pyc/python_stdlib.zip`,
+                               packages: ["numpy", "pyyaml", "pyapp"] });
+  })();
+  return pyodideReady;
+}
+
 async function loadDependencies(pyodide, deps) {
-  // packages the plugin declares: only what the site's pyodide-lock.json holds can load (no network here)
-  const names = deps.map((d) => d.split(/[\s<>=!~;\[(]/)[0].toLowerCase()).filter(Boolean);
+  // packages the plugin declares: only what the site's pyodide-lock.json holds can load
+  const names = deps.map((d) => d.split(/[\s<>=!~;[(]/)[0].toLowerCase()).filter(Boolean);
   const missing = names.filter((n) => !(n in pyodide.loadedPackages));
   if (!missing.length) return;
   const errors = [];
@@ -25,17 +64,17 @@ async function loadDependencies(pyodide, deps) {
   if (errors.length) throw new Error(`cannot install the plugin's dependencies: ${errors.join("; ")}`);
 }
 
+async function parse(msg) {
+  const pyodide = await bootPyodide();
+  return JSON.parse(pyodide.pyimport("pyapp.plugins.manifest").describe_plugin(msg.source, msg.filename, msg.tag || null));
+}
+
 async function init(msg) {
   const t0 = performance.now();
-  const pyodide = await loadPyodide({ ...pyodideOptions(new URL("../pyodide/", import.meta.url).href),
-                                      packages: ["numpy", "pyyaml", "pyapp"] });
+  const pyodide = await bootPyodide();
   const mod = pyodide.pyimport("pyapp.plugins.runtime");
-  const manifest = pyodide.pyimport("pyapp.plugins.manifest");
-  const options = msg.tag ? { filename: msg.filename, tag: msg.tag } : { filename: msg.filename };
-  const plugin = manifest.load_plugin.callKwargs(msg.source, options);
-  await loadDependencies(pyodide, plugin.manifest.dependencies.toJs());
-  self.postMessage({ type: "parsed", name: plugin.manifest.name });
-  plugin.destroy();
+  const manifest = JSON.parse(pyodide.pyimport("pyapp.plugins.manifest").describe_plugin(msg.source, msg.filename, msg.tag || null));
+  await loadDependencies(pyodide, manifest.dependencies);
   const transport = mod.pyodide_transport(post);
   runtime = mod.PluginRuntime.callKwargs(transport.get(0), { session: msg.session });
   receive = transport.get(1)(runtime);
@@ -64,8 +103,14 @@ function deliver(msg) {
 
 self.onmessage = (event) => {
   const msg = event.data;
-  if (msg.type === "ping") {
+  if (msg.type === "fetched") {
+    fetched(msg);
+  } else if (msg.type === "ping") {
     self.postMessage({ type: "pong" });  // the host's keep-alive: answered while the event loop is free
+  } else if (msg.type === "parse") {
+    parse(msg).then(
+      (manifest) => self.postMessage({ type: "manifest", id: msg.id, ok: true, manifest }),
+      (err) => self.postMessage({ type: "manifest", id: msg.id, ok: false, ...pythonError(err) }));
   } else if (msg.type === "init") {
     init(msg).then(
       (info) => self.postMessage({ type: "started", info }),

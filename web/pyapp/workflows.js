@@ -109,12 +109,35 @@ export async function encodeWorkflow(wf) {
   return toBase64Url(await pipe(json, new CompressionStream("deflate-raw")));
 }
 
+/** A workflow link's text, inflated: at most MAX_LINK_CHARS in, MAX_WORKFLOW_BYTES out (a small link cannot
+ * inflate into a huge one). */
+export const MAX_LINK_CHARS = 32 * 1024;
+export const MAX_WORKFLOW_BYTES = 256 * 1024;
+
+async function inflateCapped(bytes) {
+  const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  const parts = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_WORKFLOW_BYTES) {
+      await reader.cancel();
+      throw new RangeError(`it inflates to more than ${MAX_WORKFLOW_BYTES} bytes`);
+    }
+    parts.push(value);
+  }
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
+}
+
 export async function decodeWorkflow(text) {
+  if (text.length > MAX_LINK_CHARS) throw new Error(`the workflow link is too long (${text.length} characters, at most ${MAX_LINK_CHARS})`);
   let json;
   try {
-    json = new TextDecoder().decode(await pipe(fromBase64Url(text.trim()), new DecompressionStream("deflate-raw")));
+    json = new TextDecoder().decode(await inflateCapped(fromBase64Url(text.trim())));
   } catch (err) {
-    throw new Error(`the workflow link is damaged (${err.message})`);
+    throw new Error(`the workflow link is damaged (${err.message})`, { cause: err });
   }
   return validateWorkflow(JSON.parse(json));
 }

@@ -1,6 +1,7 @@
 // Workspaces in IndexedDB: named sets of plugin sources and workflows; the current one loads on page start.
 //   await listWorkspaces()                 -> ["default", ...]
-//   await getWorkspace(name)               -> {name, plugins: {pluginName: {source, url, sha256, filename, added}},
+//   await getWorkspace(name)               -> {name, plugins: {pluginName: {source, url, sha256, filename, permissions,
+//                                              added}},
 //                                              workflows: {workflowName: {name, steps}}, created, modified} | null
 //   await createWorkspace(name)            -> the new (or existing) workspace
 //   await deleteWorkspace(name)
@@ -94,8 +95,14 @@ export function savePlugin(wsName, entry) {
   const name = checkName(entry.name, "plugin");
   return update(wsName, (ws) => {
     ws.plugins[name] = { name, source: String(entry.source), url: entry.url || "", sha256: entry.sha256 || "",
-                         filename: entry.filename || "plugin.py", added: new Date().toISOString() };
+                         filename: entry.filename || "plugin.py", permissions: permissionsOf(entry),
+                         added: new Date().toISOString() };
   });
+}
+
+// The permissions the user approved for a plugin (network:… grants); anything else is dropped.
+function permissionsOf(entry) {
+  return Array.isArray(entry.permissions) ? entry.permissions.map(String).filter((p) => p.startsWith("network:")) : [];
 }
 
 export function removePlugin(wsName, name) {
@@ -122,7 +129,7 @@ export async function importWorkspace(text, { name = null } = {}) {
   try {
     data = typeof text === "string" ? JSON.parse(text) : text;
   } catch (err) {
-    throw new Error(`not a workspace export (JSON): ${err.message}`);
+    throw new Error(`not a workspace export (JSON): ${err.message}`, { cause: err });
   }
   if (!data || data.format !== EXPORT_FORMAT || typeof data.workspace !== "object") {
     throw new Error(`not a workspace export: expected {"format": "${EXPORT_FORMAT}", "workspace": {...}}`);
@@ -132,7 +139,7 @@ export async function importWorkspace(text, { name = null } = {}) {
   for (const [key, p] of Object.entries(src.plugins || {})) {
     if (!p || typeof p.source !== "string") throw new Error(`plugin ${JSON.stringify(key)}: source must be text`);
     ws.plugins[key] = { name: key, source: p.source, url: p.url || "", sha256: p.sha256 || "",
-                        filename: p.filename || "plugin.py", added: p.added || ws.created };
+                        filename: p.filename || "plugin.py", permissions: permissionsOf(p), added: p.added || ws.created };
   }
   for (const [key, wf] of Object.entries(src.workflows || {})) {
     if (!wf || !Array.isArray(wf.steps)) throw new Error(`workflow ${JSON.stringify(key)}: steps must be a list`);
