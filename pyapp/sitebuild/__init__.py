@@ -7,7 +7,7 @@ rewritten, and every file fetched, verified, written or removed gets one line. F
 Layout of the output folder (default ``static/``)::
 
     pyodide/   Pyodide core, official package files, pure wheels, our wheel, rewritten pyodide-lock.json
-    ort/       onnxruntime-web: ort.min.mjs and the wasm module it loads (wasm + webgpu EPs)
+    ort/       onnxruntime-web: ort.webgpu.min.mjs and the wasm module it loads (wasm + webgpu EPs)
     wheels/    the pure wheels and ours, with a PEP 691/503 simple index under wheels/simple/
     ...        everything under web/ (index.html, app.js, pyapp/*.js, ...), same relative paths
     pyapp/editor.bundle.js   CodeMirror 6 for the plugin editor (editor/entry.js bundled by esbuild)

@@ -1,13 +1,15 @@
 // The model worker: boots Pyodide with our wheel, runs bioimage.io models through onnxruntime-web.
 // Messages in: {id, type: "init" | "models" | "predict" | "describe" | "preview", payload}. Out: {id, ok, result | error} and
 // {id, type: "progress", done, total, message}. Typed arrays travel as transferables, never as JSON.
-import * as ort from "../ort/ort.min.mjs";
+// onnxruntime-web/webgpu: the wasm EP and the maintained native WebGPU EP (not the deprecated JSEP one)
+import * as ort from "../ort/ort.webgpu.min.mjs";
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 
 const here = new URL(".", import.meta.url).href;            // absolute: worker URLs are never blob: here
 const siteRoot = new URL("..", import.meta.url).href;
 ort.env.wasm.wasmPaths = new URL("../ort/", import.meta.url).href;
-ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+// every core the page may use (the library default is min(4, cores / 2)); threads need cross-origin isolation
+ort.env.wasm.numThreads = self.crossOriginIsolated ? navigator.hardwareConcurrency || 1 : 1;
 ort.env.logLevel = "error";
 
 // Execution providers to try, in order: "auto" picks WebGPU only on a real (not software) adapter.
