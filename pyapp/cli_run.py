@@ -102,8 +102,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for p in args.inputs:
         path = Path(p)
         array, axes = read_image(path, axes=args.axes)
-        x = to_model_layout(array, axes, tensor)
-        outputs = runner.predict_sync({tensor.id: x}, tile=tile, memory_budget=args.memory_budget,
+        x = [to_model_layout(array, axes, tensor)]
+        del array
+        # hand the pixels over: the runner holds the only reference and drops it once they are preprocessed
+        outputs = runner.predict_sync({tensor.id: x.pop()}, tile=tile, memory_budget=args.memory_budget,
                                       progress=_bar(1, path.name))
         for t in model.outputs:
             out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
