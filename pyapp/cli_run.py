@@ -85,7 +85,7 @@ def _expand_tile(tile: dict[str, int] | None, model) -> dict[str, int] | None:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .io import read_image, write_image
-    from .runtime import ModelRunner, from_model_layout, to_model_layout
+    from .runtime import ModelRunner, create_backend, from_model_layout, to_model_layout
 
     model = _load_model(args.model)
     if len(model.inputs) != 1:
@@ -95,7 +95,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     # check every input before any output is written (then let the pixels go: they are read again below)
     for p in args.inputs:
         to_model_layout(*read_image(p, axes=args.axes), tensor)
-    runner = ModelRunner(model)
+    runner = ModelRunner(model, create_backend(model, low_memory=args.low_memory))
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     tile = _expand_tile(args.tile, model)
@@ -134,4 +134,6 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory-budget", type=parse_bytes, help="pick tiles to fit this memory, e.g. 1GB")
     p.add_argument("--axes", help="axes of the input images, e.g. yx, cyx, yxc (default: from the file)")
     p.add_argument("--format", choices=["tif", "npy"], default="tif", help="output file type (default tif)")
+    p.add_argument("--low-memory", action="store_true",
+                   help="less memory, somewhat slower: onnxruntime without its memory arena")
     p.set_defaults(func=_cmd_predict)

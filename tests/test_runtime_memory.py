@@ -78,6 +78,11 @@ def test_fixed_mmap_threshold_is_accepted_by_glibc():
     assert fix_mmap_threshold() is True
 
 
+def test_low_memory_reaches_the_onnx_backend(gold):
+    assert create_backend(gold, low_memory=True).session.get_session_options().enable_cpu_mem_arena is False
+    assert create_backend(gold).session.get_session_options().enable_cpu_mem_arena is True
+
+
 def test_arena_free_session_reproduces_the_test_output(gold):
     raw, expected = _raw(gold)
     weights = (GOLD / "weights.onnx").read_bytes()
@@ -87,3 +92,15 @@ def test_arena_free_session_reproduces_the_test_output(gold):
         outputs[arena] = ModelRunner(gold, backend=backend).predict_sync({"raw": raw})["probability"]
     np.testing.assert_array_equal(outputs[False], outputs[True])
     assert compare("probability", outputs[False], expected, tolerance_for(gold, "probability", "onnx")).passed
+
+
+def test_cli_low_memory_writes_the_same_output(tmp_path):
+    from pyapp.cli import main
+
+    image = tmp_path / "in.npy"
+    np.save(image, np.load(GOLD / "test_input.npy")[0, 0])
+    for flag, out in (([], "a"), (["--low-memory"], "b")):
+        assert main(["predict", str(GOLD / "bioimageio.yaml"), str(image), "-o", str(tmp_path / out),
+                     "--format", "npy", *flag]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "in_probability.npy"),
+                                  np.load(tmp_path / "b" / "in_probability.npy"))

@@ -36,14 +36,14 @@ def fix_mmap_threshold(nbytes: int = MMAP_THRESHOLD) -> bool:
 class OrtBackend:
     """Runs ONNX weights with ``onnxruntime``; tensors are matched to graph inputs by id, else by position.
 
-    ``memory_arena=False`` (the default) trades some speed for memory: no CPU memory arena, and glibc's mmap
-    threshold fixed (:func:`fix_mmap_threshold`), so the peak resident size is what one block really needs
-    (94 instead of 119 MiB for a 512x512 U-Net block; ~20 % more CPU time per block, page faults); see
-    docs/benchmarks.md. ``True`` keeps onnxruntime's arena.
+    ``memory_arena=False`` trades speed for memory: no CPU memory arena, and glibc's mmap threshold fixed
+    (:func:`fix_mmap_threshold`), so the peak resident size is what one block really needs (94 instead of
+    119 MiB for a 512x512 U-Net block) at the cost of page faults (~25 % more CPU time per block); see
+    docs/benchmarks.md. The default keeps onnxruntime's arena.
     """
 
     def __init__(self, weights: bytes, model: ModelDescr, *, providers: list[str] | None = None,
-                 memory_arena: bool = False):
+                 memory_arena: bool = True):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
