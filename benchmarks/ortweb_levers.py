@@ -103,11 +103,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", help="comma-separated variant names (default: all)")
+    parser.add_argument("--only", help="variant names separated by ';' (default: all)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    variants = {k: v for k, v in VARIANTS.items() if not args.only or k in args.only.split(",")}
+    variants = {k: v for k, v in VARIANTS.items() if not args.only or k in args.only.split(";")}
     cpu: dict[str, list[float]] = {k: [] for k in variants}
     wall: dict[str, list[float]] = {k: [] for k in variants}
     native: list[float] = []
@@ -123,7 +123,7 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             page = browser.new_page()
-            page.goto(base + "weights.onnx")
+            page.goto(base + "ort/ort.webgpu.min.mjs")  # any same-origin file: cross-origin isolated page
             for _ in range(args.rounds):
                 for name, v in variants.items():
                     batch = v.get("batch", 1)
