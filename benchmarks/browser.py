@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/browser.py [--repeat 3]`` after ``python build.py``. Goals: cold start <= 6 s,
 warm start <= 2 s, pyapp.predict on a 512² U-Net input <= 1.10x a raw ``session.run`` on the same tensor in the
-same page (tiling + bridge overhead <= 10 %), and the 2048² tiled browser/CPython ratio for context.
+same page (tiling + bridge overhead <= 10 %). Inference and memory (``browser_inference.py``, printed as measured):
+2048² tiled browser/CPython <= 3x, wasm vs native kernel CPU time, browser peak memory for a 6000² image.
 """
 
 from __future__ import annotations
