@@ -98,7 +98,7 @@ def _output_names(inputs: list[str], model, fmt: str) -> dict[str, list[str]]:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .io import check_values, read_image, write_image
-    from .runtime import ModelRunner, from_model_layout, to_model_layout
+    from .runtime import ModelRunner, create_backend, from_model_layout, to_model_layout
 
     model = _load_model(args.model)
     if len(model.inputs) != 1:
@@ -116,7 +116,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         from .cli_analysis import label_output, write_labels
 
         labelled = label_output(model, args.second_channel)
-    runner = ModelRunner(model)
+    runner = ModelRunner(model, create_backend(model, low_memory=args.low_memory))
     outdir = Path(args.outdir)
     created = [d for d in (outdir, *outdir.parents) if not d.exists()]  # innermost first
     outdir.mkdir(parents=True, exist_ok=True)
@@ -125,8 +125,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         for p in args.inputs:
             path = Path(p)
             array, axes = read_image(path, axes=args.axes)
-            x = to_model_layout(array, axes, tensor)
-            outputs = runner.predict_sync({tensor.id: x}, tile=tile, memory_budget=args.memory_budget,
+            x = [to_model_layout(array, axes, tensor)]
+            if not args.labels:  # the objects table measures the image: keep it only then
+                del array
+            # hand the pixels over: the runner holds the only reference and drops it once they are preprocessed
+            outputs = runner.predict_sync({tensor.id: x.pop()}, tile=tile, memory_budget=args.memory_budget,
                                           progress=_bar(1, path.name))
             for t, name in zip(model.outputs, names[p], strict=True):
                 out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
@@ -167,4 +170,6 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     from .cli_analysis import add_label_options
 
     add_label_options(p)
+    p.add_argument("--low-memory", action="store_true",
+                   help="less memory, somewhat slower: onnxruntime without its memory arena")
     p.set_defaults(func=_cmd_predict)

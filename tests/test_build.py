@@ -32,7 +32,7 @@ def sha256(path: Path) -> str:
 @pytest.fixture(scope="module")
 def built() -> Path:
     """The real static/ folder; fail with one line when it has not been built."""
-    for path in (DIST / "pyodide-lock.json", STATIC / "ort" / "ort.min.mjs", ROOT / "build" / "cache" / "pure"):
+    for path in (DIST / "pyodide-lock.json", STATIC / "ort" / "ort.webgpu.min.mjs", ROOT / "build" / "cache" / "pure"):
         if not path.exists():
             pytest.fail(f"{path} is missing: run `python build.py` first", pytrace=False)
     return STATIC
@@ -223,9 +223,9 @@ def test_outside_a_checkout_our_wheel_is_repacked_from_the_installed_package(tmp
 
 
 def test_ort_references_are_shipped() -> None:
-    """ort.min.mjs loads only files that the ORT step ships (wasm + webgpu EPs via JSEP)."""
+    """ort.webgpu.min.mjs loads only files that the ORT step ships (wasm + native WebGPU EPs)."""
     dist = ROOT / "node_modules" / "onnxruntime-web" / "dist"
-    text = (dist / "ort.min.mjs").read_text()
-    assert sitebuild.ort_references(text) == {"ort-wasm-simd-threaded.jsep.mjs"}
-    assert sitebuild.ort_references((dist / "ort-wasm-simd-threaded.jsep.mjs").read_text()) == {
-        "ort-wasm-simd-threaded.jsep.wasm"}
+    text = (dist / "ort.webgpu.min.mjs").read_text()
+    assert sitebuild.ort_references(text) == {"ort-wasm-simd-threaded.asyncify.mjs"}
+    assert sitebuild.ort_references((dist / "ort-wasm-simd-threaded.asyncify.mjs").read_text()) == {
+        "ort-wasm-simd-threaded.asyncify.wasm"}

@@ -58,20 +58,25 @@ def read_weights(model: ModelDescr, entry: WeightsEntry) -> bytes:
     return data
 
 
-def _onnx(model: ModelDescr, entry: WeightsEntry, providers: list[str] | None) -> Backend:
+def _onnx(model: ModelDescr, entry: WeightsEntry, providers: list[str] | None, *, low_memory: bool = False
+          ) -> Backend:
     from ._ort import OrtBackend
 
-    return OrtBackend(read_weights(model, entry), model, providers=providers)
+    return OrtBackend(read_weights(model, entry), model, providers=providers, memory_arena=not low_memory)
 
 
-#: Weights format -> backend factory, in the order they are tried.
-FACTORIES: dict[str, Callable[[ModelDescr, WeightsEntry, list[str] | None], Backend]] = {"onnx": _onnx}
+#: Weights format -> backend factory, in the order they are tried (called with ``low_memory=`` as a keyword).
+FACTORIES: dict[str, Callable[..., Backend]] = {"onnx": _onnx}
 
 
 def create_backend(
     model: ModelDescr, *, weights_format: str | None = None, providers: list[str] | None = None,
+    low_memory: bool = False,
 ) -> Backend:
     """A backend for ``model``: the first weights format (or ``weights_format``) that a backend here runs.
+
+    ``low_memory`` trades speed for memory where a backend can (onnxruntime: no memory arena, see
+    :class:`~pyapp.runtime._ort.OrtBackend`).
 
     Raises
     ------
@@ -91,7 +96,7 @@ def create_backend(
             reasons.append(f"{fmt}: the model has no {fmt} weights{hint}")
         else:
             try:
-                return factory(model, entry, providers)
+                return factory(model, entry, providers, low_memory=low_memory)
             except (BackendError, ImportError, RuntimeError, ValueError, OSError) as err:
                 reasons.append(f"{fmt}: {err}")
     have = ", ".join(model.weights) or "none"

@@ -17,6 +17,11 @@ from ._backend import Backend, create_backend
 Progress = Callable[[int, int, str], None]
 
 
+def _kwargs(step: object) -> dict:
+    kwargs = step.get("kwargs") if isinstance(step, Mapping) else getattr(step, "kwargs", None)
+    return dict(kwargs or {})
+
+
 class RunError(ValueError):
     """Inputs that do not fit the model (missing tensor, wrong number of dimensions)."""
 
@@ -37,6 +42,8 @@ class ModelRunner:
         self.backend = backend if backend is not None else create_backend(model)
         #: Seconds spent in each stage of the last :meth:`predict` (and its number of blocks).
         self.timings: dict[str, float] = {}
+        self._post_references = any(_kwargs(step).get("reference_tensor") for t in model.outputs
+                                    for step in t.postprocessing)
 
     def _check(self, inputs: Mapping[str, np.ndarray]) -> None:
         for t in self.model.inputs:
@@ -67,6 +74,10 @@ class ModelRunner:
         pre = {tid: apply_processing(a, model.tensor(tid).preprocessing, axes=axes, tensor_id=tid, sample=sample,
                                      dataset_stats=dataset_stats)
                for tid, (a, axes) in sample.items()}
+        if not self._post_references:
+            # nothing downstream reads the unprocessed inputs: let them go before the blocks run (the caller
+            # may have handed over its only reference, as pyapp predict does)
+            sample, inputs = {}, {}
         t1 = clock()
         plan = plan_tiles(model, {tid: a.shape for tid, a in pre.items()}, tile=tile, memory_budget=memory_budget)
         outputs = allocate_outputs(plan, memory_budget=memory_budget)
@@ -95,6 +106,7 @@ class ModelRunner:
         thread with its own loop.
         """
         coro = self.predict(inputs, **kwargs)  # type: ignore[arg-type]
+        del inputs  # the coroutine holds them, and lets them go once preprocessed
         try:
             asyncio.get_running_loop()
         except RuntimeError:

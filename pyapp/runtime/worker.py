@@ -147,9 +147,10 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
     tensor = runner.model.inputs[0]
     report = (lambda d, n, m: progress(d, n, m)) if progress is not None else None
     start = time.perf_counter()
-    outputs = await runner.predict({tensor.id: to_model_layout(array, axes, tensor)},
-                                   tile=_tile(opts.get("tile"), runner), memory_budget=opts.get("memoryBudget"),
-                                   progress=report)
+    x = [to_model_layout(array, axes, tensor)]
+    del array  # handed over: the runner drops the unprocessed image once it is preprocessed
+    outputs = await runner.predict({tensor.id: x.pop()}, tile=_tile(opts.get("tile"), runner),
+                                   memory_budget=opts.get("memoryBudget"), progress=report)
     ms = (time.perf_counter() - start) * 1000
     timings = {"model": (t1 - t0) * 1000, "image": (start - t1) * 1000,
                **{k: v * 1000 if k != "blocks" else v for k, v in runner.timings.items()}}

@@ -8,7 +8,7 @@ Layout of the output folder (default ``static/``)::
 
     pyodide/   Pyodide core, official package files, pure wheels, our wheel, rewritten pyodide-lock.json
     pyodide/pyc/   the stdlib zip and the model worker's wheels with CPython 3.12 bytecode, and their lock
-    ort/       onnxruntime-web: ort.min.mjs and the wasm module it loads (wasm + webgpu EPs)
+    ort/       onnxruntime-web: ort.webgpu.min.mjs and the wasm module it loads (wasm + webgpu EPs)
     hypha/     the hypha-rpc browser client (the engine panel's connection to a training engine)
     wheels/    the pure wheels and ours, with a PEP 691/503 simple index under wheels/simple/
     ...        everything under web/ (index.html, app.js, pyapp/*.js, ...), same relative paths

@@ -21,13 +21,15 @@ from ._common import (
 )
 
 ORT_VERSION = "1.30.0"
-# onnxruntime-web dist files copied into <out>/ort/, with their sha256. ort.min.mjs (wasm + webgpu EPs
-# through JSEP) loads ort-wasm-simd-threaded.jsep.mjs, which loads the .wasm next to it; the build checks
-# that nothing else is referenced. Set ``ort.env.wasm.wasmPaths`` to the absolute URL of ort/.
+# onnxruntime-web dist files copied into <out>/ort/, with their sha256: the ``onnxruntime-web/webgpu`` build
+# (wasm EP + the maintained native WebGPU EP; the default build's JSEP WebGPU is deprecated). Its wasm EP runs
+# the same kernels as the default build's (equal CPU time per block: docs/benchmarks.md). ort.webgpu.min.mjs
+# loads ort-wasm-simd-threaded.asyncify.mjs, which loads the .wasm next to it; the build checks that nothing
+# else is referenced. Set ``ort.env.wasm.wasmPaths`` to the absolute URL of ort/.
 ORT_FILES = {
-    "ort.min.mjs": "0ca19c223d563f244908feb26712f40333980b07576328c8b4a04d132bbf34ad",
-    "ort-wasm-simd-threaded.jsep.mjs": "709853412fd1ffc34247af1e73569227b5b79629c5ca3f59cc39cf7e500e4947",
-    "ort-wasm-simd-threaded.jsep.wasm": "3ad23231b5bd6d9dda55a7f84606315e0bf35b6750c28ee993c987c54cacab0f",
+    "ort.webgpu.min.mjs": "3dffff71811bc13a3a3d9591c57ca5ee5735b8f5f3eaf789510b02bb040ae3a0",
+    "ort-wasm-simd-threaded.asyncify.mjs": "3d1c85995364bb643302fc6fd877a0c3ba5ae72401815e0f24828a53d9191e28",
+    "ort-wasm-simd-threaded.asyncify.wasm": "39f9f0894d478800487ed9f7dbe92618498db320cf55c8e3d89adff8dce658da",
 }
 
 HYPHA_RPC_VERSION = "0.21.40"

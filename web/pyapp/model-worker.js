@@ -10,9 +10,11 @@ const marks = { script: performance.timeOrigin + performance.now() };  // epoch 
 const mark = (name) => { marks[name] = performance.timeOrigin + performance.now(); };
 const siteRoot = new URL("..", import.meta.url).href;      // absolute: worker URLs are never blob: here
 
-const ortReady = import("../ort/ort.min.mjs").then((ort) => {
+// onnxruntime-web/webgpu: the wasm EP and the maintained native WebGPU EP (not the deprecated JSEP one)
+const ortReady = import("../ort/ort.webgpu.min.mjs").then((ort) => {
   ort.env.wasm.wasmPaths = new URL("../ort/", import.meta.url).href;
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  // every core the page may use (the library default is min(4, cores / 2)); threads need cross-origin isolation
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? navigator.hardwareConcurrency || 1 : 1;
   ort.env.logLevel = "error";
   mark("ort");
   return ort;
