@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import browser_inference as inference  # benchmarks/ is on sys.path when run as a script

@@ -148,7 +148,8 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
     report = (lambda d, n, m: progress(d, n, m)) if progress is not None else None
     start = time.perf_counter()
     x = [to_model_layout(array, axes, tensor)]
-    del array  # handed over: the runner drops the unprocessed image once it is preprocessed
+    if not opts.get("labels"):  # the objects table measures the image: keep it only then
+        del array  # handed over: the runner drops the unprocessed image once it is preprocessed
     outputs = await runner.predict({tensor.id: x.pop()}, tile=_tile(opts.get("tile"), runner),
                                    memory_budget=opts.get("memoryBudget"), progress=report)
     ms = (time.perf_counter() - start) * 1000
