@@ -130,12 +130,24 @@ def _tile(tile: Any, runner: ModelRunner) -> dict[str, int] | None:
     return {str(k): int(v) for k, v in dict(tile).items()}
 
 
+def tile_notes(tile: Any, tensor: Any) -> list[str]:
+    """Why a requested ``tile`` is not used as given: one sentence per space axis whose size the model fixes."""
+    if tile is None:
+        return []
+    space = [a for a in tensor.axes if a.type == "space"]
+    wanted = {a.id: tile for a in space} if isinstance(tile, int | float) else dict(tile)
+    fixed = [a for a in space if a.fixed_size is not None and a.id in wanted and int(wanted[a.id]) != a.fixed_size]
+    return [f"tile {int(wanted[a.id])} along {a.id} is not used: the model works on fixed blocks of {a.fixed_size} "
+            "pixels" for a in fixed]
+
+
 async def predict(model: Any, image: Any, options: Any = None, progress: Any = None) -> Any:
     """Run ``model`` (URL or zip bytes) on ``image``; returns a JS object ``{backend, ms, outputs}``.
 
     ``options``: ``ep`` ("auto", "wasm", "webgpu"), ``axes`` (image axes such as "yx"), ``tile`` (a number
     or ``{y: 256, x: 256}``), ``memoryBudget`` (bytes), ``labels`` (true or split options: adds ``labels`` and
-    ``objects``, see :mod:`.worker_analysis`). Output ``data`` are typed arrays (transferable).
+    ``objects``, see :mod:`.worker_analysis`). Output ``data`` are typed arrays (transferable); ``notes`` says
+    what of the options the model could not follow (a tile size it fixes itself).
     """
     opts = _options(options)
     t0 = time.perf_counter()
@@ -156,7 +168,7 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
     timings = {"model": (t1 - t0) * 1000, "image": (start - t1) * 1000,
                **{k: v * 1000 if k != "blocks" else v for k, v in runner.timings.items()}}
     result = {
-        "backend": runner.backend.name, "ms": ms, "timings": timings,
+        "backend": runner.backend.name, "ms": ms, "timings": timings, "notes": tile_notes(opts.get("tile"), tensor),
         "outputs": [{"id": tid, "shape": list(out.shape), "dtype": out.dtype.name,
                      "data": to_js(memoryview(np.ascontiguousarray(out).reshape(-1)))}
                     for tid, out in outputs.items()],

@@ -11,7 +11,7 @@ from pyscript import document, window  # type: ignore[import-not-found]
 
 from .dom import clock, el, js, listen, mark, py, wait
 from .inputs import Inputs
-from .view import axes_text, backend_label, channel_names, error_line, model_kind, progress_text, top5_html
+from .view import axes_text, backend_label, channel_names, error_line, model_kind, top5_html
 
 GROUPS = {"classifier": "Classify (photos, camera)", "segmentation": "Segment", "example": "Examples"}
 NARROW = 760  # px: the phone layout (one column); results are scrolled into view there
@@ -126,6 +126,7 @@ class Shell(Inputs):
             el("model-info").textContent = f"{self.info['name']}: {self.info['description']}"
         el("sample-btn").hidden = not (entry and entry.get("sample"))
         self.log(f"model {model}: {self.info['kind']}, input {axes_text(self.info['inputs'][0])}")
+        self.model_changed()
         self.update_run_button()
 
     async def on_model(self, _evt: object) -> None:
@@ -168,17 +169,10 @@ class Shell(Inputs):
         self.clear_error()
         document.body.dataset.state = "running"
         el("progress").value, el("progress-text").textContent = 0, "starting…"
-
-        def progress(done: int, total: int, message: str = "") -> None:
-            el("progress").max, el("progress").value = max(int(total), 1), int(done)
-            el("progress-text").textContent = progress_text(done, total, message or "")
-
         try:
-            image, axes = self.input_for_model()
-            options = {"onProgress": progress}
-            if axes:
-                options["axes"] = axes
-            self.show(await wait(self.api.predict(self.model, image, js(options))))
+            result = await self.predict_input({})  # every plane of a stack, progress, Cancel: inputs.py
+            if result is not None:
+                self.show(result)
         except Exception:
             el("progress-text").textContent = "failed"
             raise

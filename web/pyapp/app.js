@@ -7,6 +7,7 @@
 //     and objects: [{label, area, centroid_y, ...}] to predict's result (docs/analysis.md)
 //   await pyapp.evaluate(prediction, groundTruthUrl, opts) -> {kind, notes, metrics: {f1, accuracy, seg, dice, ...}}
 //   await pyapp.read(url)                  -> {shape, dtype, axes, data} all pixels of an image (engine.js)
+//   await pyapp.cancel()                   -> {cancelled, restarted}: running predictions reject with "cancelled"
 //   pyapp.addModel({id, name, zip})        -> a model trained here, listed by models(), usable by id
 //   await pyapp.camera.classify()          -> top-5 [{label, p}] of a camera frame (camera.js)
 // model: a bundled model id, or a URL of a bioimageio.yaml / rdf.yaml / zip (other origins need CORS), or zip
@@ -47,10 +48,34 @@ function startWorker() {
 
 function call(type, payload = {}, { transfer = [], onProgress = null } = {}) {
   const id = ++seq;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject, onProgress });
+  const promise = new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject, onProgress, type });
     worker.postMessage({ id, type, payload }, transfer);
   });
+  pending.get(id).done = promise.then(() => {}, () => {});
+  return promise;
+}
+
+// Cancel the running predictions: the worker stops at the next tile (cooperative); one that does not stop within
+// graceMs (a single long block) is ended by restarting the worker (its Python boots again, models reload on the
+// next run). Each cancelled predict() rejects with "cancelled". -> {cancelled, restarted}
+async function cancel({ graceMs = 3000 } = {}) {
+  const ids = [...pending].filter(([, e]) => e.type === "predict").map(([id]) => id);
+  if (!ids.length) return { cancelled: 0, restarted: false };
+  const done = Promise.all(ids.map((id) => pending.get(id).done));
+  for (const id of ids) worker.postMessage({ id: 0, type: "cancel", payload: { target: id } });
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve(true), graceMs); });
+  const restarted = await Promise.race([done.then(() => false), late]);
+  clearTimeout(timer);
+  if (restarted) {
+    for (const entry of pending.values()) entry.reject(new Error("cancelled"));
+    pending.clear();
+    worker.terminate();
+    startWorker();
+    window.pyapp.ready = call("init");
+  }
+  return { cancelled: ids.length, restarted };
 }
 
 startWorker();  // as early as possible: the worker's Python boots while the page and its shell start
@@ -135,5 +160,5 @@ async function read(image, options = {}) {
 
 const ready = call("init");
 ready.then(() => performance.mark("pyapp:worker-ready"), () => {});
-window.pyapp = { ready, models, predict, describe, preview, evaluate, read, addModel, bridge: { ...bridge } };
+window.pyapp = { ready, models, predict, cancel, describe, preview, evaluate, read, addModel, bridge: { ...bridge } };
 export default window.pyapp;

@@ -1,5 +1,6 @@
 // The model worker: boots Pyodide with our wheel, runs bioimage.io models through onnxruntime-web.
-// Messages in: {id, type: "init" | "predict" | "describe" | "preview" | "evaluate" | "read", payload}.
+// Messages in: {id, type: "init" | "predict" | "describe" | "preview" | "evaluate" | "read", payload}, and
+// {type: "cancel", payload: {target: id}}: that predict stops at its next tile and fails with "cancelled".
 // Out: {id, ok, result | error} and
 // {id, type: "progress", done, total, message}. Typed arrays travel as transferables, never as JSON.
 // The boot starts when this module runs (not on "init"), and onnxruntime-web loads alongside it.
@@ -71,7 +72,10 @@ async function handle(id, type, payload) {
   const info = await booting;
   if (type === "init") return info;
   if (type === "predict") {
-    const progress = (done, total, message) => self.postMessage({ id, type: "progress", done, total, message });
+    const progress = (done, total, message) => {
+      if (cancelled.has(id)) throw new Error("cancelled");  // stops the run between two tiles (pyapp.cancel)
+      self.postMessage({ id, type: "progress", done, total, message });
+    };
     const model = payload.model;
     return await service.predict(model, payload.image, payload.options || {}, progress);
   }
@@ -84,13 +88,18 @@ async function handle(id, type, payload) {
   throw new Error(`unknown request ${type}`);
 }
 
+const cancelled = new Set();  // ids of predictions to stop at their next tile
+
 self.onmessage = async (event) => {
   const { id, type, payload } = event.data;
+  if (type === "cancel") { cancelled.add(payload.target); return; }
   try {
     const result = await handle(id, type, payload);
     const transfer = type === "predict" ? transferables(result) : type === "preview" || type === "read" ? [result.data.buffer] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
-    self.postMessage({ id, ok: false, error: oneLine(err) });
+    self.postMessage({ id, ok: false, error: cancelled.has(id) ? "cancelled" : oneLine(err) });
+  } finally {
+    cancelled.delete(id);
   }
 };

@@ -5,9 +5,11 @@ import * as imaging from "./imaging.js";
 import { makeCamera } from "./camera.js";
 import { setupPwa } from "./pwa.js";
 import { showVersion } from "./version.js";
+import { setupViewer } from "./viewer-setup.js";
 
 pyapp.imaging = imaging;
 pyapp.camera = makeCamera(pyapp);
+setupViewer(pyapp);  // pyapp.viewer (zoom, pan, contrast, planes) and pyapp.annotations
 pyapp.offline = setupPwa();
 pyapp.version = showVersion(document.getElementById("app-version"));  // {version, build}
 

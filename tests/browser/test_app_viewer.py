@@ -1,0 +1,189 @@
+"""The viewer in headless Chromium: zoom and pan (synced panes, reset), crisp enlargement, contrast, a z-stack run
+plane by plane with the result following the slider, colour images converted as stated, tile size, Cancel.
+
+Images are made here (numpy, tifffile, imageio) and expected pixels computed here from their definitions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+from app_fixtures import (  # noqa: F401
+    CLASSIFIER,
+    app_site,
+    choose_model,
+    launch,
+    open_app,
+    open_image,
+    playwright,
+    require_model,
+    run_and_wait,
+)
+
+PROGRESS_LOG = """() => { window.progressSeen = []; new MutationObserver(() => window.progressSeen.push(
+    document.getElementById('progress-text').textContent)).observe(document.getElementById('progress-text'),
+    {childList: true, characterData: true, subtree: true}); }"""
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):  # noqa: F811
+    b = launch(playwright)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def app(browser, app_site):  # noqa: F811
+    context, page = open_app(browser, app_site.url)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("viewer-inputs")
+    rng = np.random.default_rng(5)
+    grey = rng.integers(20, 120, (48, 64)).astype(np.uint16)
+    grey[10:13, 30:33] = 3000  # one small bright spot (9 pixels): auto contrast clips it
+    tifffile.imwrite(root / "grey.tif", grey)
+    stack = np.zeros((3, 40, 56), np.uint8)
+    for z in range(3):  # a bright square at another place in each plane
+        stack[z, 5 + 10 * z : 15 + 10 * z, 8 + 12 * z : 20 + 12 * z] = 200
+    tifffile.imwrite(root / "stack.tif", stack, imagej=True, metadata={"axes": "ZYX"})
+    rgb = rng.integers(0, 256, (24, 32, 3)).astype(np.uint8)
+    iio.imwrite(root / "colour.png", rgb)
+    tifffile.imwrite(root / "colour.tif", rgb, photometric="rgb")
+    np.save(root / "big.npy", rng.random((1536, 1536), dtype=np.float32))
+    return root
+
+
+def canvas_pixels(page, name: str) -> np.ndarray:
+    """The RGB pixels of a canvas as (h, w, 3)."""
+    w, h, data = page.evaluate(f"""() => {{ const c = document.getElementById({name!r});
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        return [c.width, c.height, Array.from(d)]; }}""")
+    return np.asarray(data, np.uint8).reshape(h, w, 4)[..., :3]
+
+
+def set_range(page, selector: str, value: float) -> None:
+    page.evaluate("([s, v]) => { const e = document.querySelector(s); e.value = String(v); "
+                  "e.dispatchEvent(new Event('input', {bubbles: true})); }", [selector, value])
+
+
+def state(page) -> dict:
+    return page.evaluate("() => { const s = window.pyapp.viewer.view.state(); return {...s, "
+                         "input_css: document.getElementById('input-canvas').style.transform, "
+                         "output_css: document.getElementById('output-canvas').style.transform, "
+                         "rendering: document.getElementById('input-canvas').style.imageRendering}; }")
+
+
+def test_zoom_pan_reset_synced_and_crisp(app, images):
+    choose_model(app, "smooth2d")
+    open_image(app, images / "grey.tif")
+    assert run_and_wait(app) == "done"
+    fitted = state(app)
+    assert fitted["zoom"] == 1 and fitted["world"] == [64, 48]
+    assert fitted["rendering"] == "pixelated" and fitted["input"]["k"] > 4  # 64×48 enlarged crisply
+    box = app.locator("#input-pane .frame").bounding_box()
+    app.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] / 3)
+    app.mouse.wheel(0, -400)
+    app.wait_for_function("Number(document.body.dataset.zoom) > 1.5")
+    zoomed = state(app)
+    assert zoomed["input_css"] != fitted["input_css"] and zoomed["output_css"] != fitted["output_css"]
+    assert zoomed["input"] == zoomed["output"]  # both panes show the same part of the image
+    app.mouse.down()
+    app.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=4)
+    app.mouse.up()
+    panned = state(app)
+    assert panned["cx"] < zoomed["cx"] and panned["cy"] < zoomed["cy"] and panned["zoom"] == zoomed["zoom"]
+    app.click("#view-reset")
+    back = state(app)
+    assert (back["zoom"], back["cx"], back["cy"]) == (1, 32, 24)
+    assert back["input_css"] == fitted["input_css"] and back["output_css"] == fitted["output_css"]
+
+
+def test_contrast_auto_and_sliders_change_rendered_pixels(app, images):
+    open_image(app, images / "grey.tif")
+    grey = tifffile.imread(images / "grey.tif").astype(np.float64)
+    lo, hi = (float(app.eval_on_selector(s, "e => e.value")) for s in ("#contrast-lo", "#contrast-hi"))
+    assert grey.min() <= lo < hi < 3000  # auto: the bright spot is clipped, the cells are spread out
+    for new_lo, new_hi in ((lo, hi), (40, 100), (grey.min(), 3000)):
+        set_range(app, "#contrast-hi", new_hi)
+        set_range(app, "#contrast-lo", new_lo)
+        assert [float(app.eval_on_selector(s, "e => e.value")) for s in ("#contrast-lo", "#contrast-hi")] == [
+            new_lo, new_hi]
+        shown = canvas_pixels(app, "input-canvas")[..., 0].astype(int)
+        expected = np.clip((grey - new_lo) * 255 / (new_hi - new_lo), 0, 255)
+        assert np.abs(shown - expected).max() <= 1, (new_lo, new_hi)
+
+
+def test_z_stack_runs_every_plane_and_the_result_follows_the_slider(app, images):
+    choose_model(app, "smooth2d")
+    open_image(app, images / "stack.tif")
+    assert app.is_visible("#plane-box") and app.text_content("#plane-text") == "1/3"
+    app.evaluate(PROGRESS_LOG)
+    assert run_and_wait(app) == "done"
+    seen = " | ".join(app.evaluate("window.progressSeen"))
+    for z in (1, 2, 3):
+        assert f"z {z}/3" in seen, seen
+    stack = tifffile.imread(images / "stack.tif")
+    for z in (2, 0, 1):
+        set_range(app, "#plane", z)
+        app.wait_for_function(f"document.body.dataset.plane === '{z}'")
+        out = np.asarray(app.evaluate("""async (z) => {
+            const r = await window.pyapp.predict('smooth2d', {data: new Uint8Array(z), shape: [40, 56],
+                                                             dtype: 'uint8'}, {axes: 'yx'});
+            return Array.from(r.outputs[0].data); }""", stack[z].reshape(-1).tolist()), np.float64).reshape(40, 56)
+        expected = np.round(255 * (out - out.min()) / (out.max() - out.min()))
+        shown = canvas_pixels(app, "output-canvas")[..., 0].astype(int)
+        assert np.abs(shown - expected).max() <= 1, z
+
+
+@pytest.mark.parametrize("name", ["colour.png", "colour.tif"])
+def test_colour_image_conversion_is_stated_and_can_be_changed(app, images, name):
+    choose_model(app, "smooth2d")
+    open_image(app, images / name)
+    note = app.text_content("#convert-note")
+    assert app.is_visible("#convert-note") and "colour (RGB) image → grey" in note, note
+    assert run_and_wait(app) == "done", app.text_content("#log")[-600:]
+    app.select_option("#channel-pick", "c1")
+    assert "channel 2 only" in app.text_content("#convert-note")
+    assert run_and_wait(app) == "done"
+    app.select_option("#channel-pick", "grey")
+
+
+def test_tile_size_is_refused_in_words_for_a_fixed_size_model(app):
+    require_model(CLASSIFIER)
+    choose_model(app, CLASSIFIER)
+    assert app.is_disabled("#tile") and "fixed 224×224 blocks" in app.text_content("#tile-note")
+    notes = app.evaluate(f"""async () => (await window.pyapp.predict({CLASSIFIER!r},
+        {{data: new Uint8Array(224 * 224 * 3), shape: [224, 224, 3], dtype: 'uint8'}}, {{axes: 'yxc', tile: 100}})).notes""")
+    assert notes and all("fixed blocks of 224" in n for n in notes), notes
+    choose_model(app, "smooth2d")
+    assert not app.is_disabled("#tile")
+
+
+def test_cancel_stops_a_long_tiled_run_with_an_estimate(app, images):
+    choose_model(app, "smooth2d")
+    open_image(app, images / "big.npy")
+    app.evaluate("document.getElementById('run-options').open = true")
+    app.fill("#tile", "64")
+    app.evaluate(PROGRESS_LOG)
+    app.click("#run")
+    app.wait_for_function("/left/.test(document.getElementById('progress-text').textContent)", timeout=60_000)
+    app.click("#cancel")
+    try:
+        app.wait_for_function("document.body.dataset.state === 'cancelled'", timeout=30_000)
+    except Exception:
+        print(app.evaluate("window.progressSeen"), app.text_content("#log"), app.text_content("#error"))
+        raise
+    log = app.text_content("#log")
+    assert "cancel: stopped between two tiles" in log, log[-500:]
+    assert app.is_hidden("#cancel") and app.text_content("#error") == ""
+    app.fill("#tile", "")
+    open_image(app, images / "grey.tif")
+    assert run_and_wait(app) == "done"
