@@ -149,7 +149,7 @@ def test_colour_image_conversion_is_stated_and_can_be_changed(app, images, name)
     open_image(app, images / name)
     note = app.text_content("#convert-note")
     assert app.is_visible("#convert-note") and "colour (RGB) image → grey" in note, note
-    assert run_and_wait(app) == "done", app.text_content("#log")[-600:]
+    assert run_and_wait(app) == "done", app.text_content("#log")[-300:]
     app.select_option("#channel-pick", "c1")
     assert "channel 2 only" in app.text_content("#convert-note")
     assert run_and_wait(app) == "done"
@@ -160,8 +160,8 @@ def test_tile_size_is_refused_in_words_for_a_fixed_size_model(app):
     require_model(CLASSIFIER)
     choose_model(app, CLASSIFIER)
     assert app.is_disabled("#tile") and "fixed 224×224 blocks" in app.text_content("#tile-note")
-    notes = app.evaluate(f"""async () => (await window.pyapp.predict({CLASSIFIER!r},
-        {{data: new Uint8Array(224 * 224 * 3), shape: [224, 224, 3], dtype: 'uint8'}}, {{axes: 'yxc', tile: 100}})).notes""")
+    notes = app.evaluate("""async (model) => (await window.pyapp.predict(model, {data: new Uint8Array(224 * 224 * 3),
+        shape: [224, 224, 3], dtype: 'uint8'}, {axes: 'yxc', tile: 100})).notes""", CLASSIFIER)
     assert notes and all("fixed blocks of 224" in n for n in notes), notes
     choose_model(app, "smooth2d")
     assert not app.is_disabled("#tile")
@@ -176,11 +176,7 @@ def test_cancel_stops_a_long_tiled_run_with_an_estimate(app, images):
     app.click("#run")
     app.wait_for_function("/left/.test(document.getElementById('progress-text').textContent)", timeout=60_000)
     app.click("#cancel")
-    try:
-        app.wait_for_function("document.body.dataset.state === 'cancelled'", timeout=30_000)
-    except Exception:
-        print(app.evaluate("window.progressSeen"), app.text_content("#log"), app.text_content("#error"))
-        raise
+    app.wait_for_function("document.body.dataset.state === 'cancelled'", timeout=30_000)
     log = app.text_content("#log")
     assert "cancel: stopped between two tiles" in log, log[-500:]
     assert app.is_hidden("#cancel") and app.text_content("#error") == ""

@@ -24,6 +24,11 @@ function planeImage(image, plane) {  // the annotated plane as a trainer takes i
   return { data: out, shape: [h, w, channels], dtype: image.dtype, axes: "yxc" };
 }
 
+/** A training pair as pyapp.engine takes it; the arrays carry names for the Train panel's list. */
+function pairOf(name, stem, image, labels, shape) {
+  return { name, image: { ...image, name }, mask: { data: labels, shape: [...shape], dtype: "uint16", name: `${stem}_labels.tif` } };
+}
+
 function objects(labels) {
   const seen = new Set();
   for (const v of labels) if (v) seen.add(v);
@@ -71,9 +76,10 @@ export class Annotator {
     const { width: w, height: h, planes, planeLabel } = layout(image);
     const key = planes > 1 ? `${image.key}@${plane}` : image.key;
     const name = planes > 1 ? `${image.name} (${planeLabel} ${plane + 1})` : image.name;
+    const stem = image.name.replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_") + (planes > 1 ? `_${planeLabel}${plane + 1}` : "");
     const saved = await store.get(key).catch(() => undefined);
     const labels = saved && saved.shape[0] === h && saved.shape[1] === w ? new Uint16Array(saved.labels) : new Uint16Array(w * h);
-    this.current = { key, name, w, h, labels, image, plane };
+    this.current = { key, name, stem, w, h, labels, image, plane };
     this.history = [];
     this.vertices = [];
     this.canvas.width = w; this.canvas.height = h;
@@ -176,7 +182,7 @@ export class Annotator {
 
   save() {
     const c = this.current;
-    const record = { key: c.key, name: c.name, shape: [c.h, c.w], labels: c.labels.slice().buffer,
+    const record = { key: c.key, name: c.name, stem: c.stem, shape: [c.h, c.w], labels: c.labels.slice().buffer,
                      objects: objects(c.labels), updated: Date.now() };
     const first = !this.imageSaved.has(c.key);
     this.imageSaved.add(c.key);
@@ -200,15 +206,14 @@ export class Annotator {
   exportTiff() {
     const c = this.current;
     if (!c || !objects(c.labels)) throw new Error("nothing to export yet: draw objects with the brush or polygon first");
-    const stem = c.name.replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_");
-    saveFile(encodeTiff({ data: c.labels, shape: [c.h, c.w], dtype: "uint16" }), `${stem}_labels.tif`, "image/tiff");
+    saveFile(encodeTiff({ data: c.labels, shape: [c.h, c.w], dtype: "uint16" }), `${c.stem}_labels.tif`, "image/tiff");
   }
 
   async addToTraining() {
     const c = this.current;
     if (!c || !objects(c.labels)) throw new Error("annotate at least one object before training on this image");
-    const count = await this.pyapp.engine.addPairs([{ name: c.name, image: planeImage(c.image, c.plane),
-                                                       mask: { data: c.labels.slice(), shape: [c.h, c.w], dtype: "uint16" } }]);
+    const pair = pairOf(c.name, c.stem, planeImage(c.image, c.plane), c.labels.slice(), [c.h, c.w]);
+    const count = await this.pyapp.engine.addPairs([pair]);
     this.say(`Added to the Train panel (${count} pair${count === 1 ? "" : "s"}).`);
   }
 }
@@ -257,7 +262,7 @@ export function annotationsApi(annotator) {
       const out = [];
       for (const r of await store.all()) {
         const image = r.objects ? await store.getImage(r.key) : null;
-        if (image) out.push({ name: r.name, image, mask: { data: new Uint16Array(r.labels), shape: [...r.shape], dtype: "uint16" } });
+        if (image) out.push(pairOf(r.name, r.stem || r.name, image, new Uint16Array(r.labels), r.shape));
       }
       return out;
     },

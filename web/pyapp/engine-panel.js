@@ -6,6 +6,7 @@
 import { DEFAULT_ENGINE } from "./engine-client.js";
 import { drawCurves, drawSample, toPoints } from "./engine-chart.js";
 import { formatBytes } from "./engine-consent.js";
+import { normalizePairs } from "./engine-data.js";
 
 let panel = null;
 
@@ -103,6 +104,7 @@ class Panel {
         el("div", { className: "row" }, [
           el("label", { className: "button", htmlFor: "engine-images", textContent: "Images…" }), this.imagesIn,
           el("label", { className: "button", htmlFor: "engine-masks", textContent: "Masks…" }), this.masksIn,
+          el("button", { type: "button", id: "engine-annotated", textContent: "Annotated images" }),
           el("button", { type: "button", id: "engine-clear", textContent: "Clear" })]),
         el("p", { className: "hint", textContent: "A mask labels each object (0 = background); images and masks " +
           "are paired in name order." }), this.pairList]),
@@ -118,6 +120,7 @@ class Panel {
     on(this.imagesIn, "change", async () => { this.pendingImages = [...this.imagesIn.files]; this.imagesIn.value = ""; this.pairUp(); });
     on(this.masksIn, "change", async () => { this.pendingMasks = [...this.masksIn.files]; this.masksIn.value = ""; this.pairUp(); });
     on(this.root.querySelector("#engine-clear"), "click", async () => { this.pairs = []; this.renderPairs(); });
+    on(this.root.querySelector("#engine-annotated"), "click", () => this.addAnnotated());
     on(this.trainBtn, "click", () => this.train());
     on(this.stopBtn, "click", () => this.engine.stop(this.jobId).then(() => this.say("Stopping after the current step…")));
     on(this.useBtn, "click", () => this.use());
@@ -183,6 +186,13 @@ class Panel {
     this.pendingImages = [];
     this.pendingMasks = [];
     this.addPairs(pairs);
+  }
+
+  /** The images annotated in this browser (Input → Annotate, annotate.js), each with its label image. */
+  async addAnnotated() {
+    const pairs = window.pyapp.annotations ? await window.pyapp.annotations.pairs() : [];
+    if (!pairs.length) throw new Error("No annotated images yet: open an image and draw objects under Input → Annotate.");
+    this.addPairs(normalizePairs(pairs));
   }
 
   addPairs(pairs) {
