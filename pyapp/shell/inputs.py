@@ -67,7 +67,7 @@ class Inputs:
         viewer.view.setWorld(w, h)
         self.setup_planes()
         self.setup_channels()
-        self.auto_contrast()
+        self.auto_contrast(photo=lay["colour"] and lay["dtype"] == "uint8")
         viewer.view.reset()
         restored = await wait(self.api.annotations.attach(stack, 0))
         extra = ""
@@ -164,8 +164,11 @@ class Inputs:
         self.draw_input()
         self.log(f"model input: {el('convert-note').textContent or 'the image as it is'}")
 
-    def auto_contrast(self) -> None:
+    def auto_contrast(self, photo: bool = False) -> None:
+        """Contrast from the plane's 0.5–99.5 percentiles; a colour photo (``photo``) as it is (0–255)."""
         c = py(self.api.viewer.autoContrast(self.stack, self.plane))
+        if photo:
+            c = {"min": 0, "max": 255, "lo": 0, "hi": 255}
         step = (c["max"] - c["min"]) / 1000 if self.layout["dtype"].startswith("float") else 1
         for name, value in (("contrast-lo", c["lo"]), ("contrast-hi", c["hi"])):
             slider = el(name)
@@ -295,6 +298,8 @@ class Inputs:
     def plane_input(self, plane: int) -> tuple:
         options = {"want": self.model_channels(), "choice": self.choice()}
         made = self.api.viewer.modelInput(self.stack, plane, js(options))
+        if getattr(made, "error", None):
+            raise ValueError(made.error)
         return made.input, made.axes
 
     def model_takes_stack(self) -> bool:

@@ -84,7 +84,7 @@ def state(page) -> dict:
 def test_zoom_pan_reset_synced_and_crisp(app, images):
     choose_model(app, "smooth2d")
     open_image(app, images / "grey.tif")
-    assert run_and_wait(app) == "done"
+    assert run_and_wait(app) == "done", app.text_content("#log")[-300:]
     fitted = state(app)
     assert fitted["zoom"] == 1 and fitted["world"] == [64, 48]
     assert fitted["rendering"] == "pixelated" and fitted["input"]["k"] > 4  # 64×48 enlarged crisply

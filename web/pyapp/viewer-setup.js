@@ -8,6 +8,10 @@ export function setupViewer(pyapp) {
   const frame = (pane) => document.querySelector(`#${pane} .frame`);
   const view = new Viewer({ input: frame("input-pane"), output: frame("output-pane") });
   document.getElementById("view-reset").addEventListener("click", () => view.reset());
-  pyapp.viewer = { ...image, view, load: (decoded) => image.load(pyapp, decoded) };
+  // MicroPython loses a JavaScript exception thrown into it (the coroutine just stops): the shell gets {error}
+  const modelInput = (...args) => {
+    try { return image.modelInput(...args); } catch (err) { return { error: err.message }; }
+  };
+  pyapp.viewer = { ...image, modelInput, view, load: (decoded) => image.load(pyapp, decoded) };
   pyapp.annotations = annotationsApi(new Annotator(pyapp, view, document.getElementById("annot-canvas")));
 }
