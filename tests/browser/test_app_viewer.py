@@ -183,3 +183,17 @@ def test_cancel_stops_a_long_tiled_run_with_an_estimate(app, images):
     app.fill("#tile", "")
     open_image(app, images / "grey.tif")
     assert run_and_wait(app) == "done"
+
+
+def test_cancel_restarts_a_worker_that_does_not_stop(app, images):
+    """pyapp.cancel({graceMs: 0}): no time to stop between tiles, so the worker is replaced; the page runs on."""
+    outcome = app.evaluate("""async () => {
+        const run = window.pyapp.predict('smooth2d', {data: new Float32Array(1536 * 1536), shape: [1536, 1536],
+                                                      dtype: 'float32'}, {axes: 'yx', tile: 64});
+        await new Promise((resolve) => window.addEventListener('pyapp-progress', resolve, {once: true}));
+        const outcome = await window.pyapp.cancel({graceMs: 0});
+        return {...outcome, error: await run.then(() => '', (e) => e.message)}; }""")
+    assert outcome == {"cancelled": 1, "restarted": True, "error": "cancelled"}
+    choose_model(app, "smooth2d")
+    open_image(app, images / "stack.tif")
+    assert run_and_wait(app) == "done"
