@@ -46,6 +46,7 @@ class Inputs:
             ("drop", "drop", self.on_drop), ("plane", "input", self.on_plane), ("channel-pick", "change", self.on_pick),
             ("contrast-lo", "input", self.on_contrast), ("contrast-hi", "input", self.on_contrast),
             ("contrast-auto", "click", self.on_auto_contrast), ("cancel", "click", self.on_cancel),
+            ("axes-pick", "change", self.on_axes),
         ):
             self.on(name, event, handler)
 
@@ -65,10 +66,10 @@ class Inputs:
         el("input-canvas").hidden, el("placeholder").hidden = False, True
         el("image-controls").hidden = False
         viewer.view.setWorld(w, h)
-        self.setup_planes()
-        self.setup_channels()
-        self.auto_contrast(photo=lay["colour"] and lay["dtype"] == "uint8")
-        viewer.view.reset()
+        axes = str(stack.axes)
+        el("axes-box").hidden = not (len(axes) == 3 and axes[1:] == "yx" and axes[0] in "czt")
+        el("axes-pick").value = axes[0]
+        self.setup_image(photo=lay["colour"] and lay["dtype"] == "uint8")
         restored = await wait(self.api.annotations.attach(stack, 0))
         extra = ""
         if lay["planes"] > 1:
@@ -110,6 +111,22 @@ class Inputs:
         await self.show_file(window.File.new([blob], url.split("/")[-1], js({"type": blob.type})))
 
     # -- the viewer's controls --------------------------------------------------------------------------
+    def setup_image(self, photo: bool = False) -> None:
+        self.setup_planes()
+        self.setup_channels()
+        self.auto_contrast(photo=photo)
+        self.api.viewer.view.reset()
+
+    def on_axes(self, _evt: object) -> None:
+        """The user's reading of a 3D image's first axis: channels, z planes or time points."""
+        axes = el("axes-pick").value + "yx"
+        self.stack = self.api.viewer.withAxes(self.stack, axes)
+        self.layout = py(self.api.viewer.layout(self.stack))
+        self.plane, self.plane_results = 0, []
+        self.setup_image()
+        self.api.annotations.attach(self.stack, 0).then(lambda _shown: None, self.fail)  # not awaited: on_plane
+        lay = self.layout
+        self.log(f"axes {axes}: {lay['planes']} {lay['planeLabel']} plane(s) of {lay['channels']} channel(s)")
     def setup_planes(self) -> None:
         planes = self.layout["planes"]
         el("plane-box").hidden = planes <= 1

@@ -143,6 +143,21 @@ def test_z_stack_runs_every_plane_and_the_result_follows_the_slider(app, images)
         assert np.abs(shown - expected).max() <= 1, z
 
 
+def test_first_axis_of_a_3d_array_can_be_read_as_z_planes(app, images):
+    """A (3, 40, 56) npy is guessed as 3 channels (stated); First axis → z planes runs it plane by plane."""
+    np.save(images / "stack.npy", tifffile.imread(images / "stack.tif"))
+    choose_model(app, "smooth2d")
+    open_image(app, images / "stack.npy")
+    assert app.is_visible("#axes-box") and app.input_value("#axes-pick") == "c"
+    assert "3-channel image → grey" in app.text_content("#convert-note") and app.is_hidden("#plane-box")
+    app.select_option("#axes-pick", "z")
+    assert app.is_hidden("#convert-note") and app.text_content("#plane-text") == "1/3"
+    app.evaluate(PROGRESS_LOG)
+    assert run_and_wait(app) == "done"
+    assert "z 3/3" in " | ".join(app.evaluate("window.progressSeen"))
+    assert "axes zyx: 3 z plane(s) of 1 channel(s)" in app.text_content("#log")
+
+
 @pytest.mark.parametrize("name", ["colour.png", "colour.tif"])
 def test_colour_image_conversion_is_stated_and_can_be_changed(app, images, name):
     choose_model(app, "smooth2d")

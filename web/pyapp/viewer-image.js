@@ -6,6 +6,7 @@
 //   autoContrast(image, plane) -> {lo, hi, min, max};  draw(canvas, image, plane, {lo, hi, channel})
 //   modelInput(image, plane, {want, choice}) -> {input: {data, shape, dtype}, axes: "yx" | "yxc"}
 //   conversion(image, want, choice) -> a sentence for the page ("" when nothing is converted)
+//   withAxes(image, "zyx") -> the same pixels as z planes (the user's reading of a 3D array)
 
 const SPACE = new Set(["y", "x", "c"]);
 const LUMA = [0.299, 0.587, 0.114];  // ITU-R BT.601, as browsers and Pillow make grey from RGB
@@ -48,6 +49,14 @@ export async function load(pyapp, decoded) {
   image.strides = strides(image.shape);
   image.key = `${image.name}:${await digest(image)}`;
   return image;
+}
+
+/** The same pixels read with other axis letters of the same length (e.g. "zyx" for a stack read as "cyx"). */
+export function withAxes(image, axes) {
+  if (axes.length !== image.shape.length || !axes.includes("y") || !axes.includes("x") || new Set(axes).size !== axes.length) {
+    throw new Error(`axes ${axes} do not fit an image of shape ${image.shape.join("×")}`);
+  }
+  return { ...image, axes };
 }
 
 /** Sizes the page shows: width, height, channels, planes (the product of z, t, … sizes) and their label; colour:
