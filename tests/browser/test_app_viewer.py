@@ -1,5 +1,6 @@
-"""The viewer in headless Chromium: zoom and pan (synced panes, reset), crisp enlargement, contrast, a z-stack run
-plane by plane with the result following the slider, colour images converted as stated, tile size, Cancel.
+"""The viewer in headless Chromium: zoom and pan (synced panes, wheel, drag, pinch, reset), crisp enlargement,
+contrast, a z-stack run plane by plane with the result following the slider, colour images and 3D arrays read as
+stated, tile size, both kinds of Cancel.
 
 Images are made here (numpy, tifffile, imageio) and expected pixels computed here from their definitions.
 """
@@ -13,7 +14,9 @@ import numpy as np
 import pytest
 import tifffile
 from app_fixtures import (  # noqa: F401
+    BOOT_MS,
     CLASSIFIER,
+    READY,
     app_site,
     choose_model,
     launch,
@@ -212,3 +215,30 @@ def test_cancel_restarts_a_worker_that_does_not_stop(app, images):
     choose_model(app, "smooth2d")
     open_image(app, images / "stack.tif")
     assert run_and_wait(app) == "done"
+
+
+def test_pinch_zooms_both_panes_on_a_phone(browser, app_site, images):  # noqa: F811
+    """Two fingers spreading apart on the input pane (touch events through the DevTools protocol) zoom in."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto(app_site.url)
+    page.wait_for_function(READY, timeout=BOOT_MS)
+    choose_model(page, "smooth2d")
+    open_image(page, images / "grey.tif")
+    page.locator("#input-pane .frame").scroll_into_view_if_needed()
+    box = page.locator("#input-pane .frame").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = context.new_cdp_session(page)
+
+    def touch(kind: str, spread: float) -> None:
+        fingers = [{"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]
+        points = [] if kind == "touchEnd" else fingers
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", 20)
+    for spread in (30, 45, 60):
+        touch("touchMove", spread)
+    touch("touchEnd", 0)
+    zoom = page.evaluate("window.pyapp.viewer.view.state().zoom")
+    assert zoom == pytest.approx(3, rel=0.05), zoom  # the fingers' distance grew 40 → 120 px
+    context.close()
