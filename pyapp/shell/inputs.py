@@ -232,7 +232,8 @@ class Inputs:
         self.api.annotations.attach(self.stack, self.plane).then(shown, self.fail)
 
     def model_changed(self) -> None:
-        """The tile field and the channel choice for the model just chosen."""
+        """The tile field and the channel choice for the model just chosen (the last run's planes are stale)."""
+        self.plane_results = []
         tensor = self.info["inputs"][0]
         fixed = [a["size"] for a in tensor["axes"] if a["type"] == "space" and isinstance(a["size"], int)]
         space = [a for a in tensor["axes"] if a["type"] == "space"]
@@ -327,7 +328,7 @@ class Inputs:
     async def predict_input(self, options: dict) -> object:
         """Run the model on the image (each plane of a stack, unless the model takes the stack); the result of the
         plane on display, or None when the user cancelled."""
-        self.cancelled = False
+        self.cancelled, self.plane_results = False, []
         el("cancel").hidden, el("cancel").disabled = False, False
         if el("tile").value and not el("tile").disabled:
             options["tile"] = int(float(el("tile").value))

@@ -137,6 +137,7 @@ def test_z_stack_runs_every_plane_and_the_result_follows_the_slider(app, images)
     for z in (2, 0, 1):
         set_range(app, "#plane", z)
         app.wait_for_function(f"document.body.dataset.plane === '{z}'")
+        assert app.evaluate("window.pyapp.annotations.get().then((a) => a.name)") == f"stack.tif (z {z + 1})"
         out = np.asarray(app.evaluate("""async (z) => {
             const r = await window.pyapp.predict('smooth2d', {data: new Uint8Array(z), shape: [40, 56],
                                                              dtype: 'uint8'}, {axes: 'yx'});
