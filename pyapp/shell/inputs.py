@@ -62,7 +62,6 @@ class Inputs:
         lay = self.layout
         w, h = lay["width"], lay["height"]
         self.size = (w, h)
-        document.body.dataset.image = decoded.name
         el("input-canvas").hidden, el("placeholder").hidden = False, True
         el("image-controls").hidden = False
         viewer.view.setWorld(w, h)
@@ -81,6 +80,7 @@ class Inputs:
         self.log(f"opened {decoded.name} ({w}×{h}{extra}, {lay['dtype']})")
         if restored.objects:
             self.log(f"annotations restored: {restored.objects} objects")
+        document.body.dataset.image = decoded.name  # last: tests wait for it
         self.update_run_button()
 
     async def on_file(self, evt: object) -> None:

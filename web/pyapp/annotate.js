@@ -12,7 +12,7 @@ import { fillPolygon, paintLabels, paintSegment } from "./annotate-draw.js";
 import { encodeTiff, saveFile } from "./tiff.js";
 import { channelPlane, layout } from "./viewer-image.js";
 
-const UNDO_STEPS = 30;
+const UNDO_STEPS = 30, UNDO_BYTES = 256 * 2 ** 20;  // fewer steps for very large images
 const $ = (id) => document.getElementById(id);
 
 function planeImage(image, plane) {  // the annotated plane as a trainer takes it: yx, or yxc for colour
@@ -117,7 +117,10 @@ export class Annotator {
 
   remember() {
     this.history.push(this.current.labels.slice());
-    if (this.history.length > UNDO_STEPS) this.history.shift();
+    const bytes = this.current.labels.byteLength;
+    while (this.history.length > 1 && (this.history.length > UNDO_STEPS || this.history.length * bytes > UNDO_BYTES)) {
+      this.history.shift();
+    }
   }
 
   stroke(p0, p1) {

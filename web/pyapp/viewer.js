@@ -17,7 +17,8 @@ export class Viewer {
     this.cx = 0.5;
     this.cy = 0.5;
     this.tool = null;  // {active(), down(x, y, event), move(x, y, event), up(x, y, event), dblclick(x, y, event)}
-    this.pointers = new Map();
+    this.pointers = new Map();  // pointer id -> its last position, while it is down
+    this.drawingPointer = undefined;  // the pointer the tool follows
     for (const [name, frame] of Object.entries(frames)) this.listen(name, frame);
     new ResizeObserver(() => this.apply()).observe(frames.input);
     const redrawn = new MutationObserver(() => this.apply());  // a canvas drawn at another size (a new result)
