@@ -12,6 +12,7 @@ loads), run under Node.js with a stand-in ``pyscript`` module (``js`` and ``jsff
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,7 +79,10 @@ print("RESULT " + json.dumps(out))
 NODE = r"""
 import { pathToFileURL } from "node:url";
 import { readFileSync } from "node:fs";
-const [micropython, bridge, filesJson, code, report] = process.argv.slice(1);
+// paths come in the environment, not argv: Emscripten copies argv into the wasm heap, and the checks should not
+// depend on how long the checkout's path is
+const { MPY_MODULE: micropython, MPY_BRIDGE: bridge, MPY_FILES: filesJson } = process.env;
+const { MPY_CODE: code, MPY_REPORT: report } = process.env;
 const { loadMicroPython } = await import(pathToFileURL(micropython).href);
 const listeners = {};
 const element = (id) => ({ addEventListener: (ev, fn) => { listeners[`${id}/${ev}`] = fn; } });
@@ -113,9 +117,11 @@ def micropython_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (tmp / "files.json").write_text(json.dumps(files))
     (tmp / "checks.py").write_text(f"VECTORS = {json.dumps(json.dumps(VECTORS))}\n{CHECKS}")
     (tmp / "report.py").write_text(REPORT)
-    proc = subprocess.run([node, "--input-type=module", "-e", NODE, str(MICROPYTHON), str(ROOT / "web/pyapp/bridge.js"),
-                           str(tmp / "files.json"), str(tmp / "checks.py"), str(tmp / "report.py")],
-                          capture_output=True, text=True, timeout=120, check=False)
+    paths = {"MPY_MODULE": MICROPYTHON, "MPY_BRIDGE": ROOT / "web/pyapp/bridge.js", "MPY_FILES": tmp / "files.json",
+             "MPY_CODE": tmp / "checks.py", "MPY_REPORT": tmp / "report.py"}
+    env = {**os.environ, **{k: str(v) for k, v in paths.items()}}
+    proc = subprocess.run([node, "--input-type=module", "-e", NODE], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (proc.stdout + proc.stderr)[-2000:]
     return json.loads(lines[-1].removeprefix("RESULT "))
