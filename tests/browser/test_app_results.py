@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from app_fixtures import (  # noqa: F401
     wait_error,
 )
 from PIL import Image
+from scipy import ndimage
 from shared_paths import GOLD, SHARED
 
 from pyapp.analysis import instance_labels, instance_scores
@@ -46,6 +48,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "broken.tif").write_bytes(b"II*\x00 not really a tiff")
     (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but nothing else")
     np.save(root / "stack.npy", np.zeros((5, 64, 64), np.float32))
+    Image.fromarray((tifffile.imread(DSB / "mask2d.tif") > 0).astype(np.uint8)).save(root / "mask01.png")
+    with zipfile.ZipFile(root / "unet.zip", "w") as zf:  # the gold model as one zip: its sample is inside
+        for name in ("bioimageio.yaml", "README.md", "test_input.npy", "test_input.png", "test_output.npy",
+                     "test_output.png", "weights.onnx", "cover0.png", "environment.yaml"):
+            if (GOLD / name).is_file():
+                zf.write(GOLD / name, name)
     return root
 
 
@@ -101,6 +109,17 @@ def test_url_model_shows_its_card_and_sample(page, gold_url):
     assert shown(page, "#sample-btn")
     page.click("#sample-btn")
     page.wait_for_function("document.body.dataset.image === 'test_input.png'", timeout=30_000)
+
+
+def test_zip_model_sample_comes_from_the_zip(page, files, serve_dir):
+    url = serve_dir(files) + "/unet.zip"
+    load_url_model(page, url)
+    assert page.evaluate("document.querySelector('#card-body dd[data-field=name]').textContent") == \
+        "UNet 2D Nuclei Broad"
+    assert shown(page, "#sample-btn")
+    page.click("#sample-btn")
+    page.wait_for_function("document.body.dataset.image === 'test_input.png'", timeout=30_000)
+    assert page.evaluate("document.getElementById('input-caption').textContent").startswith("test_input.png")
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +230,19 @@ def test_compare_with_ground_truth(page, segmented, tmp_path):
     if unmatched_true:  # drawn orange-ish: red high, blue low
         pixel = rgba[truth == unmatched_true[0]][0]
         assert pixel[0] > pixel[2] + 60, pixel
+
+
+def test_compare_with_a_mask_counts_its_connected_parts(page, segmented, files, tmp_path):
+    labels = tifffile.imread(save(page, "#save-labels-tif", tmp_path))
+    mask = np.array(Image.open(files / "mask01.png"))
+    expected = instance_scores(labels, ndimage.label(mask, structure=np.ones((3, 3), bool))[0])
+    compares = int(page.evaluate("document.body.dataset.compare || 0"))
+    page.set_input_files("#gt-file", str(files / "mask01.png"))
+    page.wait_for_function(f"Number(document.body.dataset.compare || 0) > {compares}", timeout=60_000)
+    legend = page.evaluate("['matched', 'missed', 'false'].map((k) => document.getElementById('legend-' + k)"
+                           ".textContent)")
+    assert legend == [f"matched {expected['tp']}", f"missed {expected['fn']}", f"false {expected['fp']}"]
+    assert "connected parts" in page.evaluate("document.getElementById('compare-notes').textContent")
 
 
 # -- stale state and messages ------------------------------------------------------------------------------------
