@@ -64,7 +64,7 @@ VECTORS = [
     ("user_message", ["tensor 'raw': the image axis 'z' (size 5) has no counterpart in the model's axes ('b', 'c', "
                       "'y', 'x'); pass --axes to say what the image axes are", "run"]),
     ("user_message", ["blob:http://127.0.0.1:8000/1f2e#my%20cells.tif: download failed: HTTP 404", "model"]),
-    ("user_message", ["", ""]),
+    ("user_message", ["", ""]), ("user_message", ["tensor 'raw': axis 'channel' needs 1 channels, the image has 2"]),
 ]
 
 PYSCRIPT_STANDIN = {

@@ -152,7 +152,8 @@ class Shell(Inputs, Results):
         described = f"{self.info['name']}: {self.info['description']}"
         el("model-info").textContent = entry["description"] if entry else described
         el("sample-btn").hidden = not (self.info.get("sample") or (entry and entry.get("sample")))
-        el("find-objects-box").hidden = self.info["kind"] != "segmentation"
+        self.segments = (model_kind(entry) if entry else self.info["kind"]) == "segmentation"
+        el("find-objects-box").hidden = not self.segments
         self.show_card(self.info, entry["url"] if entry else model)
         self.log(f"model {model}: {self.info['kind']}, input {axes_text(self.info['inputs'][0])}")
         self.update_run_button()
@@ -276,7 +277,11 @@ class Shell(Inputs, Results):
     async def show_file(self, file: object) -> None:
         self.task = "image"
         self.clear_result()
-        await Inputs.show_file(self, file)
+        el("run").disabled = True  # until the new image is shown
+        try:
+            await Inputs.show_file(self, file)
+        finally:
+            self.update_run_button()
 
     async def on_camera(self, evt: object) -> None:
         self.task = "camera"

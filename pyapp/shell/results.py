@@ -28,6 +28,7 @@ class Results:
     task = ""  # what the user is doing, for the next step an error message suggests (view.NEXT)
     compares = 0
     saves = 0
+    segments = False  # the chosen model segments (set by Shell.choose)
 
     def listen_results(self) -> None:
         for name in DOWNLOADS:
@@ -39,8 +40,9 @@ class Results:
 
     # -- a result -------------------------------------------------------------------------------------------
     def wants_labels(self) -> bool:
-        """Whether the next run asks for objects: a segmentation model and *Find objects* ticked."""
-        return bool(self.info) and self.info["kind"] == "segmentation" and bool(el("find-objects").checked)
+        """Whether the next run asks for objects: a segmentation model (a bundled one of that kind, or one loaded
+        by URL with an image output) and *Find objects* ticked."""
+        return self.segments and bool(el("find-objects").checked)
 
     def show_objects(self, result: object) -> None:
         """Count, table and downloads of a segmentation result (``labels``/``objects`` when asked for)."""

@@ -276,7 +276,7 @@ def _plain_words(word: str) -> str:
 def user_message(line: str, task: str = "") -> str:
     """The error banner's text: what happened in the user's words (no internal paths, DOM exception names or
     command-line flags) and, after it, what to do next for ``task`` (a key of :data:`NEXT`)."""
-    line = str(line).strip()
+    line = str(line).strip() or "Something went wrong"
     for marker, meaning in MEANINGS:
         if marker in line:
             line = meaning
@@ -289,5 +289,15 @@ def user_message(line: str, task: str = "") -> str:
         cut = line.find("; pass --")
         if cut >= 0:
             line = line[:cut]
+        if line.startswith("tensor '") and "': " in line:
+            line = line[line.index("': ") + 3:]  # the model's tensor id means nothing to people
+        extra = line.find(" has no counterpart in the model's axes ")
+        if line.startswith("the image axis ") and extra > 0:
+            axis = line[len("the image axis "):extra]
+            line = f"this image has an axis the model does not take: {axis}; the model takes " + \
+                line[extra + len(" has no counterpart in the model's axes "):]
+        first = line.split(" ")[0]
+        if first[:1].islower() and "." not in first and "'" not in first:  # not a file name
+            line = line[:1].upper() + line[1:]
     advice = NEXT.get(task, NEXT[""])
     return line.rstrip(".") + ". " + advice

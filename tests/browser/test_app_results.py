@@ -256,9 +256,11 @@ def test_new_model_clears_the_result(page, segmented):
 
 def test_new_image_clears_the_result(page, files):
     choose_model(page, "smooth2d")
-    open_image(page, files / "nuclei.tif")
-    assert run_and_wait(page) == "done" and shown(page, "#output-canvas")
     open_image(page, SHARED / "data" / "cell.png")
+    state = run_and_wait(page)
+    assert state == "done", page.evaluate("document.getElementById('log').textContent")
+    assert shown(page, "#output-canvas")
+    open_image(page, files / "nuclei.tif")
     assert shown(page, "#output-placeholder") and not shown(page, "#output-canvas")
 
 
@@ -278,7 +280,7 @@ def test_failed_model_url_keeps_the_old_model_runnable(page, files, serve_dir):
 
 
 @pytest.mark.parametrize(("name", "seen"), [("broken.tif", "broken.tif"), ("broken.png", "could not be read"),
-                                            ("stack.npy", "image axis")])
+                                            ("stack.npy", "an axis the model does not take: 'z' (size 5)")])
 def test_messages_speak_to_people(page, files, name, seen):
     choose_model(page, "smooth2d")
     errors = int(page.evaluate("document.body.dataset.errors || 0"))
