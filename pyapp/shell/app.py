@@ -94,14 +94,16 @@ class Shell(Inputs, Results):
         first = el("model").value
         if first in self.entries:
             await self.choose(first)
-            if self.image is None and model_kind(self.entries[first]) == "segmentation" and self.info.get("sample"):
-                try:  # the default nucleus model opens with its sample: one click to a result
-                    await self.on_sample(None)
-                except Exception as err:  # the page works without it
-                    self.log(f"sample not opened: {error_line(err)}")
+        mark("app-ready")
+        if first in self.entries and self.image is None and model_kind(self.entries[first]) == "segmentation" \
+                and self.info.get("sample"):
+            try:  # the default nucleus model opens with its sample: one click to a result
+                await self.on_sample(None)
+                mark("sample-shown")
+            except Exception as err:  # the page works without it
+                self.log(f"sample not opened: {error_line(err)}")
         document.body.dataset.state = "ready"
         document.body.dataset.runs = "0"
-        mark("app-ready")
         self.offline_note()
 
     def offline_note(self) -> None:

@@ -54,6 +54,7 @@ class Results:
         for name in ("save-labels-tif", "save-labels-png", "save-table"):
             el(name).hidden = not has_labels
         el("compare-box").hidden = False
+        el("compare-result").hidden = True  # a comparison belongs to the result it was made with
         if has_labels:
             el("object-count").textContent = count_text(labels.count)
             self.objects = py(result.objects)
