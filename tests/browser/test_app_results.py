@@ -245,6 +245,14 @@ def test_compare_with_a_mask_counts_its_connected_parts(page, segmented, files, 
     assert "connected parts" in page.evaluate("document.getElementById('compare-notes').textContent")
 
 
+def test_ground_truth_of_another_size_says_what_to_open(page, segmented):
+    errors = int(page.evaluate("document.body.dataset.errors || 0"))
+    page.set_input_files("#gt-file", str(SHARED / "data" / "cell.png"))
+    line = wait_error(page, errors)
+    assert "(512, 512)" in line and "Open the label image or mask that belongs to this image" in line, line
+    assert shown(page, "#objects-table") and shown(page, "#output-canvas")  # the result stays
+
+
 # -- stale state and messages ------------------------------------------------------------------------------------
 
 def test_new_model_clears_the_result(page, segmented):
