@@ -96,6 +96,10 @@ def test_default_is_the_nucleus_model_with_its_sample(page):
       run: document.getElementById('run').disabled, card: document.getElementById('card-body').textContent})""")
     assert state["model"] == "nuclei-dsb" and state["image"] == "sample_input.tif", state
     assert not state["run"] and "BSD-3-Clause" in state["card"]
+    marks = page.evaluate("""() => Object.fromEntries(['pyapp:app-ready', 'pyapp:sample-shown'].map(
+      (n) => [n, performance.getEntriesByName(n)[0].startTime]))""")
+    print(f"sample shown {marks['pyapp:sample-shown'] - marks['pyapp:app-ready']:.0f} ms after app-ready "
+          "(loaded machine, noisy)")
 
 
 def test_url_model_shows_its_card_and_sample(page, gold_url):
