@@ -34,9 +34,10 @@ export function labelAt(canvas, clientX, clientY) {
   return x >= 0 && y >= 0 && x < w && y < h ? labels.data[y * w + x] : -1;
 }
 
-// A tooltip `tip` that follows the mouse over `canvas` and names the object under it ("object 12").
+// A tooltip `tip` that follows the mouse over `canvas` and names the object under it ("object 12"); on touch
+// screens a tap shows it.
 export function hover(canvas, tip) {
-  canvas.addEventListener("mousemove", (event) => {
+  const show = (event) => {
     const label = labelAt(canvas, event.clientX, event.clientY);
     tip.hidden = label <= 0;
     if (label <= 0) return;
@@ -44,7 +45,9 @@ export function hover(canvas, tip) {
     const frame = tip.parentElement.getBoundingClientRect();
     tip.style.left = `${event.clientX - frame.left + 12}px`;
     tip.style.top = `${event.clientY - frame.top + 12}px`;
-  });
+  };
+  canvas.addEventListener("mousemove", show);
+  canvas.addEventListener("click", show);
   canvas.addEventListener("mouseleave", () => { tip.hidden = true; });
 }
 
