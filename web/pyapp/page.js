@@ -2,11 +2,13 @@
 // PyScript shell (pyapp/shell/app.py) calls. The UI itself is Python; this file only wires modules together.
 import pyapp from "./app.js";
 import * as imaging from "./imaging.js";
+import * as results from "./results.js";
 import { makeCamera } from "./camera.js";
 import { setupPwa } from "./pwa.js";
 import { showVersion } from "./version.js";
 
 pyapp.imaging = imaging;
+pyapp.results = results;  // outlines, comparison picture, downloads (pyapp/shell/results.py)
 pyapp.camera = makeCamera(pyapp);
 pyapp.offline = setupPwa();
 pyapp.version = showVersion(document.getElementById("app-version"));  // {version, build}
