@@ -12,6 +12,7 @@ loads), run under Node.js with a stand-in ``pyscript`` module (``js`` and ``jsff
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,7 +23,17 @@ from pyapp.shell import view
 
 ROOT = Path(__file__).resolve().parents[1]
 MICROPYTHON = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
-SHELL = ("__init__.py", "shell/__init__.py", "shell/view.py", "shell/dom.py", "shell/inputs.py", "shell/app.py")
+SHELL = ("__init__.py", "shell/__init__.py", "shell/view.py", "shell/dom.py", "shell/inputs.py", "shell/app.py",
+         "shell/results.py")
+
+ROWS = [{"label": 1, "area": 30, "centroid_y": 2.5, "mean_intensity": 10.26},
+        {"label": 2, "area": 120, "centroid_y": 0.125, "mean_intensity": None},
+        {"label": 3, "area": 30, "centroid_y": 7.0, "mean_intensity": 3.0}]
+CARD = {"name": "UNet", "description": "nuclei", "authors": ["A. B", "C <D>"], "license": "MIT",
+        "cite": [{"text": "Ronneberger 2015", "doi": "10.1007/978"}, {"text": "DSB", "url": "javascript:x"}],
+        "pixel_size": [{"axis": "y", "scale": 0.5, "unit": "micrometer"}, {"axis": "x", "scale": 0.5}],
+        "inputs": [{"id": "raw", "axes": [{"id": "y", "type": "space", "size": 512}]}], "outputs": [],
+        "training_data": "ilastik/covid_if_training_data/1", "documentation": "README.md", "tags": ["nuclei"]}
 
 # (function name, positional arguments) -> compared between CPython and MicroPython
 VECTORS = [
@@ -39,6 +50,22 @@ VECTORS = [
     ("channel_names", [{"axes": [{"id": "c", "type": "channel", "size": 2}]}]),
     ("channel_names", [{"axes": [{"id": "c", "type": "channel", "size": 2, "channel_names": ["bg", "fg"]}]}]),
     ("channel_names", [{"axes": [{"id": "y", "type": "space", "size": 4}]}]),
+    ("default_channel", [["foreground", "border_distance"]]), ("default_channel", [["background", "nucleus"]]),
+    ("default_channel", [["intensity"]]), ("default_channel", [[]]),
+    ("columns", [{"eccentricity": 0.5, "bbox_x1": 4, "bbox_y0": 1, "centroid_x": 2.0, "label": 1, "zz": 0,
+                  "bbox_x0": 3, "area": 9, "centroid_y": 1.0, "bbox_y1": 5, "mean_intensity": 2.0}]),
+    ("count_text", [0]), ("count_text", [1]), ("count_text", [117]),
+    ("sort_rows", [ROWS, "area", True]), ("sort_rows", [ROWS, "mean_intensity"]),
+    ("objects_html", [ROWS, "area", False]), ("objects_html", [ROWS, "centroid_y", True]), ("objects_html", [[]]),
+    ("metrics_html", [{"f1": 0.78512, "tp": 92, "fp": 13.0, "psnr": None, "seg": 1.0, "unknown": 3}]),
+    ("card_html", [CARD, "https://host/models/unet/rdf.yaml"]), ("card_html", [{"name": "x <b>"}, "blob:x"]),
+    ("user_message", ["InvalidStateError: The source image could not be decoded.", "image"]),
+    ("user_message", ["NotAllowedError: Permission denied", "camera"]),
+    ("user_message", ["/tmp/pyapp-inputs/cells.tif: not a TIFF file", "image"]),
+    ("user_message", ["tensor 'raw': the image axis 'z' (size 5) has no counterpart in the model's axes ('b', 'c', "
+                      "'y', 'x'); pass --axes to say what the image axes are", "run"]),
+    ("user_message", ["blob:http://127.0.0.1:8000/1f2e#my%20cells.tif: download failed: HTTP 404", "model"]),
+    ("user_message", ["", ""]), ("user_message", ["tensor 'raw': axis 'channel' needs 1 channels, the image has 2"]),
 ]
 
 PYSCRIPT_STANDIN = {
@@ -48,7 +75,7 @@ PYSCRIPT_STANDIN = {
 
 CHECKS = r"""
 import asyncio, json, sys  # asyncio first, as PyScript does
-from pyapp.shell import view, dom, inputs, app
+from pyapp.shell import view, dom, inputs, results, app
 out = {"implementation": sys.implementation.name}
 out["view"] = [getattr(view, name)(*args) for name, args in json.loads(VECTORS)]
 out["resolved"] = await dom.wait(js_later(True))
@@ -68,6 +95,7 @@ async def async_handler(evt):
 dom.listen("a", "click", sync_handler, errors.append)
 dom.listen("b", "click", async_handler, errors.append)
 out["shell_class"] = app.Shell.__name__ + " < " + inputs.Inputs.__name__
+out["results_class"] = results.Results.__name__
 """
 # after the page's JavaScript fired both events (as a browser does, outside any Python await)
 REPORT = r"""
@@ -78,7 +106,10 @@ print("RESULT " + json.dumps(out))
 NODE = r"""
 import { pathToFileURL } from "node:url";
 import { readFileSync } from "node:fs";
-const [micropython, bridge, filesJson, code, report] = process.argv.slice(1);
+// paths come in the environment, not argv: Emscripten copies argv into the wasm heap, and the checks should not
+// depend on how long the checkout's path is
+const { MPY_MODULE: micropython, MPY_BRIDGE: bridge, MPY_FILES: filesJson } = process.env;
+const { MPY_CODE: code, MPY_REPORT: report } = process.env;
 const { loadMicroPython } = await import(pathToFileURL(micropython).href);
 const listeners = {};
 const element = (id) => ({ addEventListener: (ev, fn) => { listeners[`${id}/${ev}`] = fn; } });
@@ -113,9 +144,11 @@ def micropython_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (tmp / "files.json").write_text(json.dumps(files))
     (tmp / "checks.py").write_text(f"VECTORS = {json.dumps(json.dumps(VECTORS))}\n{CHECKS}")
     (tmp / "report.py").write_text(REPORT)
-    proc = subprocess.run([node, "--input-type=module", "-e", NODE, str(MICROPYTHON), str(ROOT / "web/pyapp/bridge.js"),
-                           str(tmp / "files.json"), str(tmp / "checks.py"), str(tmp / "report.py")],
-                          capture_output=True, text=True, timeout=120, check=False)
+    paths = {"MPY_MODULE": MICROPYTHON, "MPY_BRIDGE": ROOT / "web/pyapp/bridge.js", "MPY_FILES": tmp / "files.json",
+             "MPY_CODE": tmp / "checks.py", "MPY_REPORT": tmp / "report.py"}
+    env = {**os.environ, **{k: str(v) for k, v in paths.items()}}
+    proc = subprocess.run([node, "--input-type=module", "-e", NODE], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (proc.stdout + proc.stderr)[-2000:]
     return json.loads(lines[-1].removeprefix("RESULT "))
@@ -124,6 +157,7 @@ def micropython_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_shell_modules_import_on_micropython(micropython_run: dict) -> None:
     assert micropython_run["implementation"] == "micropython"
     assert micropython_run["shell_class"] == "Shell < Inputs"
+    assert micropython_run["results_class"] == "Results"
 
 
 def test_view_helpers_agree_between_cpython_and_micropython(micropython_run: dict) -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 from . import SERVICE_ID, WORKSPACE
@@ -104,7 +105,10 @@ def _embedded(args: argparse.Namespace) -> int:
             print(json.dumps(info), flush=True)
         else:
             print(f"engine    {server.url} (workspace {WORKSPACE}, {args.workers} worker(s), data {data})")
-            print(f"token     {page_token}", flush=True)
+            print(f"token     {page_token}")
+            fragment = urllib.parse.urlencode({"engine": server.url, "token": page_token})
+            print(f"page      add #{fragment} to the app's address (the fragment never reaches a server)",
+                  flush=True)
         while True:  # supervise: a worker that exits is replaced; its jobs resume in the new one
             time.sleep(1.0)
             if server.proc is None or server.proc.poll() is not None:

@@ -53,6 +53,14 @@ def _private_value(path: Path, make: int) -> str:
     return value
 
 
+def _root_token(path: Path) -> str:
+    """The root token in ``path``, at least 64 characters: Hypha refuses shorter ones that happen to contain
+    "abc", "123", "test", … (about 1 in 60 of 54-character random tokens); a shorter one is replaced."""
+    if path.is_file() and len(path.read_text().strip()) < 64:
+        path.unlink()
+    return _private_value(path, 48)
+
+
 def jwt_secret(data_dir: Path) -> str:
     """The server's JWT secret, kept in ``data_dir/secret``."""
     return _private_value(Path(data_dir) / "secret", 32)
@@ -107,7 +115,7 @@ class HyphaServer:
     def command(self) -> list[str]:
         """The server's command line."""
         data = Path(self.data_dir).resolve()
-        root_token = _private_value(data / "root-token", 40)
+        root_token = _root_token(data / "root-token")
         startup = Path(__file__).with_name("hypha_startup.py")
         return [sys.executable, "-m", "pyapp.engine.hypha_launch", "--host=127.0.0.1", f"--port={self.port}",
                 f"--database-uri=sqlite+aiosqlite:///{data / 'hypha.db'}", f"--cache-dir={data / 'hypha-cache'}",

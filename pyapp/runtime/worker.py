@@ -182,6 +182,15 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
     return to_js(result, dict_converter=Object.fromEntries)
 
 
+async def encode(array: Any, fmt: str) -> Any:
+    """An array as file bytes for a download (see :func:`.worker_export.encode`)."""
+    from js import Object  # type: ignore[import-not-found]
+
+    from .worker_export import encode as write
+
+    return to_js(await write(array, str(fmt)), dict_converter=Object.fromEntries)
+
+
 async def evaluate(prediction: Any, ground_truth: Any, options: Any = None) -> Any:
     """Scores of a prediction against ground truth, as a JS object (see :func:`.worker_analysis.evaluate`)."""
     from js import Object  # type: ignore[import-not-found]
@@ -205,8 +214,32 @@ def _axis_summary(axis: Any) -> dict[str, Any]:
     return entry
 
 
+def _card(model: ModelDescr) -> dict[str, Any]:
+    """The model card: who made the model, how to cite it, its license, pixel size, training data, docs."""
+    def text(value: Any) -> str:
+        return value.strip() if isinstance(value, str) else ""
+
+    training = model.other.get("training_data")
+    if isinstance(training, dict):
+        training = training.get("id") or training.get("source") or training.get("name")
+    space = [a for a in model.inputs[0].axes if a.type == "space"] if model.inputs else []
+    pixel = [{"axis": a.id, "scale": a.scale, "unit": a.unit} for a in space if a.unit or a.scale != 1.0]
+    tensor = model.inputs[0] if model.inputs else None
+    sample = tensor.sample_tensor or tensor.test_tensor if tensor else None
+    return {
+        "authors": [text(a.get("name")).split(";")[0] for a in model.authors if text(a.get("name"))],
+        "cite": [{k: text(c.get(k)) for k in ("text", "doi", "url") if text(c.get(k))} for c in model.cite],
+        "license": model.license or "", "tags": list(model.tags), "version": model.version or "",
+        "training_data": text(training), "pixel_size": pixel,
+        "documentation": model.documentation.source if model.documentation else "",
+        "sample_file": sample.source if sample else "",
+    }
+
+
 def describe(model: ModelDescr) -> dict[str, Any]:
-    """What the page needs to prepare inputs and show outputs: names, axes (fixed sizes), channel names, kind.
+    """What the page needs to prepare inputs and show outputs: names, axes (fixed sizes), channel names, kind,
+    and the model card (authors, cite, license, tags, version, pixel_size, training_data, documentation, and
+    sample_file: the sample, else test, input's file).
 
     ``kind`` is ``"classifier"`` when an output has no space axes (e.g. batch × 1000 classes), else
     ``"segmentation"``.
@@ -217,11 +250,15 @@ def describe(model: ModelDescr) -> dict[str, Any]:
     outputs = [tensor(t) for t in model.outputs]
     spatial = any(a["type"] == "space" for t in outputs for a in t["axes"])
     return {"name": model.name, "description": model.description, "inputs": [tensor(t) for t in model.inputs],
-            "outputs": outputs, "kind": "segmentation" if spatial else "classifier"}
+            "outputs": outputs, "kind": "segmentation" if spatial else "classifier", **_card(model)}
 
 
 async def describe_model(source: Any) -> Any:
-    """:func:`describe` for the model at ``source`` (URL or zip bytes), as a JS object (loads no weights)."""
+    """:func:`describe` for the model at ``source`` (URL or zip bytes), as a JS object (loads no weights).
+
+    ``sample`` tells the page where the sample (else test) input is: ``{name, url}`` next to a description at
+    a URL, ``{name, data}`` (the bytes) inside a zip; absent when the model declares none.
+    """
     from js import Object  # type: ignore[import-not-found]
 
     if isinstance(source, str):
@@ -231,7 +268,15 @@ async def describe_model(source: Any) -> Any:
     model = load(data)
     if not isinstance(model, ModelDescr):
         raise ValueError(f"{source if isinstance(source, str) else 'zip'}: a {model.type} description, not a model")
-    return to_js(describe(model), dict_converter=Object.fromEntries)
+    info = describe(model)
+    name = info["sample_file"]
+    if name:
+        shown = posixpath.basename(name.split("?")[0])
+        if isinstance(source, str) and not data.startswith(b"PK\x03\x04"):
+            info["sample"] = {"name": shown, "url": name if is_url(name) else urljoin(source, package_path(name))}
+        elif not is_url(name) and model.root.exists(name):
+            info["sample"] = {"name": shown, "data": to_js(memoryview(model.root.read(name)))}
+    return to_js(info, dict_converter=Object.fromEntries)
 
 
 def preview_array(array: np.ndarray, axes: str, *, max_size: int = 1024) -> np.ndarray:

@@ -11,13 +11,23 @@ from pyscript import document, window  # type: ignore[import-not-found]
 
 from .dom import clock, el, js, listen, mark, py, wait
 from .inputs import Inputs
-from .view import axes_text, backend_label, channel_names, error_line, model_kind, top5_html
+from .results import Results, describe_js
+from .view import (
+    axes_text,
+    backend_label,
+    channel_names,
+    default_channel,
+    error_line,
+    model_kind,
+    top5_html,
+    user_message,
+)
 
 GROUPS = {"classifier": "Classify (photos, camera)", "segmentation": "Segment", "example": "Examples"}
 NARROW = 760  # px: the phone layout (one column); results are scrolled into view there
 
 
-class Shell(Inputs):
+class Shell(Inputs, Results):
     """The app's state: the chosen model (id or URL) and its description, the current image, the last result."""
 
     def __init__(self) -> None:
@@ -26,6 +36,7 @@ class Shell(Inputs):
         self.entries = {}  # bundled model id -> models/index.json entry
         self.model = None  # id or URL of the chosen model, once described
         self.info = None  # its pyapp.describe() as Python data
+        self.info_js = None  # the same as JavaScript returned it (with a packaged sample's bytes)
         self.last = None  # (output, axis ids) of the last segmentation
         self.busy = False
         self.runs = 0
@@ -45,10 +56,11 @@ class Shell(Inputs):
         el("status").className = f"pill {cls}".strip()
 
     def fail(self, err: object) -> None:
-        line = error_line(err)
-        el("error").textContent = line
+        line = error_line(err)  # the technical line: to the Log; the banner says it for people
+        shown = user_message(line, self.task)
+        el("error").textContent = shown
         el("error").hidden = False
-        el("error").title = line
+        el("error").title = shown
         document.body.dataset.state = "error"
         self.errors += 1
         document.body.dataset.errors = str(self.errors)
@@ -70,6 +82,7 @@ class Shell(Inputs):
         ):
             self.on(name, event, handler)
         self.listen_inputs()
+        self.listen_results()
         el("log-panel").open = window.innerWidth >= NARROW  # phones: results first, the log on demand
         self.status("Starting model worker…")
         await self.list_models()  # a file read: the list shows while the worker's Python starts
@@ -80,9 +93,16 @@ class Shell(Inputs):
         first = el("model").value
         if first in self.entries:
             await self.choose(first)
+        mark("app-ready")
+        if first in self.entries and self.image is None and model_kind(self.entries[first]) == "segmentation" \
+                and self.info.get("sample"):
+            try:  # the default nucleus model opens with its sample: one click to a result
+                await self.on_sample(None)
+                mark("sample-shown")
+            except Exception as err:  # the page works without it
+                self.log(f"sample not opened: {error_line(err)}")
         document.body.dataset.state = "ready"
         document.body.dataset.runs = "0"
-        mark("app-ready")
         self.offline_note()
 
     def offline_note(self) -> None:
@@ -94,7 +114,9 @@ class Shell(Inputs):
     async def list_models(self) -> None:
         entries = py(await wait(self.api.models()))
         self.entries = {e["id"]: e for e in entries}
-        order = sorted(entries, key=lambda e: ("classifier", "segmentation", "example").index(model_kind(e)))
+        kinds = ("segmentation", "classifier", "example")
+        rank = {e["id"]: (kinds.index(model_kind(e)), i) for i, e in enumerate(entries)}
+        order = sorted(entries, key=lambda e: rank[e["id"]])  # kinds in order, the index's order within (stable)
         select = el("model")
         select.innerHTML = ""
         groups = {}
@@ -108,23 +130,32 @@ class Shell(Inputs):
             option.value, option.textContent = entry["id"], entry["name"]
             groups[kind].appendChild(option)
         self.log(f"{len(entries)} bundled models: {', '.join(e['id'] for e in order)}")
-        if order:
-            select.value = order[0]["id"]
-            el("model-info").textContent = order[0]["description"]
+        if order:  # the default: the first segmenter with a sample (the classifier is the camera's)
+            first = next((e for e in order if model_kind(e) == "segmentation" and e.get("sample")), order[0])
+            select.value = first["id"]
+            el("model-info").textContent = first["description"]
 
     # -- model ----------------------------------------------------------------------------------------
     async def choose(self, model: str) -> None:
-        self.model, self.info = None, None
-        document.body.dataset.model = ""
-        self.update_run_button()
+        """Describe ``model`` and make it the chosen one; when that fails the previous model stays chosen."""
+        self.task = "model"
         entry = self.entries.get(model)
-        el("model-info").textContent = entry["description"] if entry else model
-        self.info = py(await wait(self.api.describe(model)))
-        self.model = model
+        el("run").disabled = True
+        try:
+            raw = await wait(self.api.describe(model))
+        except Exception:
+            el("model").value = self.model or ""
+            self.update_run_button()
+            raise
+        self.clear_result()
+        self.model, self.info, self.info_js = model, describe_js(self.api, raw), raw
         document.body.dataset.model = model
-        if not entry:
-            el("model-info").textContent = f"{self.info['name']}: {self.info['description']}"
-        el("sample-btn").hidden = not (entry and entry.get("sample"))
+        described = f"{self.info['name']}: {self.info['description']}"
+        el("model-info").textContent = entry["description"] if entry else described
+        el("sample-btn").hidden = not (self.info.get("sample") or (entry and entry.get("sample")))
+        self.segments = (model_kind(entry) if entry else self.info["kind"]) == "segmentation"
+        el("find-objects-box").hidden = not self.segments
+        self.show_card(self.info, entry["url"] if entry else model)
         self.log(f"model {model}: {self.info['kind']}, input {axes_text(self.info['inputs'][0])}")
         self.model_changed()
         self.update_run_button()
@@ -140,6 +171,9 @@ class Shell(Inputs):
         self.clear_error()
         self.log(f"loading model {url}")
         await self.choose(url)
+        if any(o.value == url for o in el("model").options):
+            el("model").value = url
+            return
         option = document.createElement("option")
         option.value, option.textContent = url, f"{self.info['name']} (URL)"
         el("model").appendChild(option)
@@ -164,13 +198,14 @@ class Shell(Inputs):
             return
         if self.model is None or self.image is None:
             raise ValueError("choose a model and open an image first")
-        self.busy = True
+        self.busy, self.task = True, "run"
         self.update_run_button()
         self.clear_error()
         document.body.dataset.state = "running"
         el("progress").value, el("progress-text").textContent = 0, "starting…"
         try:
-            result = await self.predict_input({})  # every plane of a stack, progress, Cancel: inputs.py
+            options = {"labels": True} if self.wants_labels() else {}
+            result = await self.predict_input(options)  # every plane of a stack, progress, Cancel: inputs.py
             if result is not None:
                 self.show(result)
         except Exception:
@@ -194,11 +229,13 @@ class Shell(Inputs):
             top = py(self.api.imaging.topK(output, js(names), 5))
             el("top5").innerHTML = top5_html(top)
             el("top5").hidden, el("output-canvas").hidden, el("overlay-controls").hidden = False, True, True
+            el("results").hidden, el("object-count").hidden = True, True
             best = ", ".join(f"{t['label'].split(',')[0]} {t['p']:.2f}" for t in top[:3])
             self.log(f"{backend}, {ms} ms: {best}")
         else:
             axes = [a["id"] if a["type"] != "channel" else "channel" for a in self.info["outputs"][0]["axes"]]
             self.last = (output, axes)
+            self.show_objects(result)
             self.channel_options()
             self.redraw()
             el("top5").hidden, el("output-canvas").hidden, el("overlay-controls").hidden = True, False, False
@@ -217,7 +254,7 @@ class Shell(Inputs):
             option = document.createElement("option")
             option.value, option.textContent = str(i), name
             select.appendChild(option)
-        select.value = str(len(names) - 1 if len(names) == 2 else 0)  # e.g. background/nucleus: the nucleus
+        select.value = str(default_channel(names))  # e.g. background/nucleus: the nucleus
         el("overlay-controls").querySelector("label").hidden = len(names) < 2
 
     def redraw(self, _evt: object = None) -> None:
@@ -228,6 +265,40 @@ class Shell(Inputs):
         options = {"channel": int(el("channel").value or 0), "opacity": float(el("opacity").value), "base": base}
         drawn = self.api.imaging.drawOverlay(el("output-canvas"), output, js(axes), js(options))
         el("opacity").parentElement.hidden = not drawn.overlay
+        self.outline()
+
+    # -- a new input clears the old result (the input handlers are Inputs'; these wrap them) ------------------
+    async def show_file(self, file: object) -> None:
+        self.task = "image"
+        self.clear_result()
+        el("run").disabled = True  # until the new image is shown
+        try:
+            await Inputs.show_file(self, file)
+        finally:
+            self.update_run_button()
+
+    def on_camera(self, evt: object) -> None:
+        self.task = "camera"
+        self.clear_result()
+        Inputs.on_camera(self, evt)
+
+    def on_camera_stop(self, evt: object) -> None:
+        Inputs.on_camera_stop(self, evt)
+        if el("input-canvas").hidden:
+            el("input-caption").textContent = ""
+
+    async def on_sample(self, _evt: object) -> None:
+        """Open the chosen model's sample (or test) input: from the model's folder, or inside its zip."""
+        self.task = "image"
+        entry = self.entries.get(self.model or "", {})
+        if self.info and self.info.get("sample"):
+            file = await wait(self.api.results.sampleFile(self.info_js))
+        elif entry.get("sample"):
+            await Inputs.on_sample(self, _evt)
+            return
+        else:
+            raise ValueError("this model declares no sample or test input")
+        await self.show_file(file)
 
     async def on_install(self, _evt: object) -> None:
         accepted = await wait(self.api.offline.install())

@@ -2,8 +2,9 @@
 a stack, contrast, the channel the model gets, tile size) and the run over every plane with progress and Cancel.
 
 A mixin of :class:`~pyapp.shell.app.Shell`, which provides ``api``, ``info``, ``entries``, ``model``, ``last``,
-``on``, ``log``, ``clear_error``, ``update_run_button``, ``use_classifier``, ``redraw`` and ``run``. Pixels stay in
-JavaScript: ``pyapp.viewer`` holds the image's array and draws it, ``pyapp.annotations`` the annotation tools.
+``on``, ``log``, ``clear_error``, ``update_run_button``, ``use_classifier``, ``redraw``, ``show_objects`` and
+``run``. Pixels stay in JavaScript: ``pyapp.viewer`` holds the image's array and draws it, ``pyapp.annotations``
+the annotation tools.
 """
 
 from pyscript import document, window  # type: ignore[import-not-found]
@@ -221,7 +222,9 @@ class Inputs:
         el("plane-text").textContent = f"{self.plane + 1}/{self.layout['planes']}"
         self.draw_input()
         if self.plane_results and self.last is not None:
-            self.last = (self.plane_results[self.plane].outputs[0], self.last[1])
+            result = self.plane_results[self.plane]
+            self.last = (result.outputs[0], self.last[1])
+            self.show_objects(result)  # the objects of this plane, when they were asked for
         self.redraw()
         plane = str(self.plane)
 
@@ -249,10 +252,24 @@ class Inputs:
         self.setup_channels()
 
     # -- camera ---------------------------------------------------------------------------------------
-    async def on_camera(self, _evt: object) -> None:
+    def on_camera(self, _evt: object) -> None:
+        """Start the camera; not awaited, as the live loop's last run may still be awaiting the worker (two
+        coroutines awaiting at once lose one on PyScript's MicroPython)."""
         self.clear_error()
         video = el("camera-video")
-        await wait(self.api.camera.start(video))
+
+        def started(outcome: object) -> None:
+            if not outcome.ok:
+                self.fail(JsError(outcome.error))
+                return
+            try:
+                self.camera_on(video)
+            except Exception as err:  # shown, as listen() would
+                self.fail(err)
+
+        self.api.bridge.settle(self.api.camera.start(video)).then(started)
+
+    def camera_on(self, video: object) -> None:
         video.hidden, el("input-canvas").hidden, el("placeholder").hidden = False, True, True
         el("camera-controls").hidden, el("image-controls").hidden = False, True
         self.api.annotations.detach()

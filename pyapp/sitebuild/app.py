@@ -34,7 +34,8 @@ MICROPYTHON_FILES = {
 }
 # The shell's Python, placed into the page's MicroPython by PyScript's ``files`` config.
 SHELL_SOURCES = ("__init__.py", "shell/__init__.py", "shell/app.py", "shell/dom.py", "shell/inputs.py",
-                 "shell/view.py")
+                 "shell/view.py",
+                 "shell/results.py")
 # scipy (objects and scores, pyapp.analysis) is precached too; the worker loads it on the first such request.
 PRECACHE_PACKAGES = (*WORKER_PACKAGES, "scipy")
 ICON_SIZES = (192, 512)

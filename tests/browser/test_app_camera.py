@@ -94,3 +94,17 @@ def test_camera_in_the_ui_classifies_on_demand_and_live(camera_page):
     page.wait_for_function(f"Number(document.body.dataset.runs) > {runs + 2}", timeout=60_000)
     page.uncheck("#continuous")
     assert page.evaluate("document.getElementById('error').hidden")
+
+
+def test_stop_camera_clears_its_caption_and_the_result(camera_page):
+    require_model(CLASSIFIER)
+    page = camera_page
+    if page.evaluate("document.getElementById('camera-controls').hidden"):
+        page.click("#camera-btn")
+        page.wait_for_function("!document.getElementById('camera-controls').hidden", timeout=30_000)
+    assert page.evaluate("document.getElementById('input-caption').textContent").startswith("camera")
+    page.click("#camera-stop")
+    assert page.evaluate("document.getElementById('input-caption').textContent") == ""
+    page.click("#camera-btn")  # a new input: the previous classification is gone
+    page.wait_for_function("!document.getElementById('camera-controls').hidden", timeout=30_000)
+    assert page.evaluate("document.getElementById('top5').hidden")

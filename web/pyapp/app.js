@@ -7,6 +7,7 @@
 //     and objects: [{label, area, centroid_y, ...}] to predict's result (docs/analysis.md)
 //   await pyapp.evaluate(prediction, groundTruthUrl, opts) -> {kind, notes, metrics: {f1, accuracy, seg, dice, ...}}
 //   await pyapp.read(url)                  -> {shape, dtype, axes, data} all pixels of an image (engine.js)
+//   await pyapp.encode(array, "tiff"|"png") -> {data: Uint8Array, mime} the bytes of a file (the page's downloads)
 //   await pyapp.cancel()                   -> {cancelled, restarted}: running predictions reject with "cancelled"
 //   pyapp.addModel({id, name, zip})        -> a model trained here, listed by models(), usable by id
 //   await pyapp.camera.classify()          -> top-5 [{label, p}] of a camera frame (camera.js)
@@ -158,7 +159,13 @@ async function read(image, options = {}) {
   return call("read", { image: absolute(image), options });
 }
 
+// An array {data, shape, dtype} as the bytes of a TIFF (any shape, its own dtype) or a 16-bit PNG (2D integers).
+async function encode(array, format) {
+  return call("encode", { array: { data: array.data, shape: Array.from(array.shape), dtype: array.dtype }, format });
+}
+
 const ready = call("init");
 ready.then(() => performance.mark("pyapp:worker-ready"), () => {});
-window.pyapp = { ready, models, predict, cancel, describe, preview, evaluate, read, addModel, bridge: { ...bridge } };
+window.pyapp = { ready, models, predict, cancel, describe, preview, evaluate, read, encode, addModel,
+                 bridge: { ...bridge } };
 export default window.pyapp;

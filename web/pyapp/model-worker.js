@@ -1,6 +1,6 @@
 // The model worker: boots Pyodide with our wheel, runs bioimage.io models through onnxruntime-web.
-// Messages in: {id, type: "init" | "predict" | "describe" | "preview" | "evaluate" | "read", payload}, and
-// {type: "cancel", payload: {target: id}}: that predict stops at its next tile and fails with "cancelled".
+// Messages in: {id, type: "init" | "predict" | "describe" | "preview" | "evaluate" | "read" | "encode", payload},
+// and {type: "cancel", payload: {target: id}}: that predict stops at its next tile and fails with "cancelled".
 // Out: {id, ok, result | error} and
 // {id, type: "progress", done, total, message}. Typed arrays travel as transferables, never as JSON.
 // The boot starts when this module runs (not on "init"), and onnxruntime-web loads alongside it.
@@ -85,6 +85,7 @@ async function handle(id, type, payload) {
     return await service.evaluate(payload.prediction, payload.groundTruth, payload.options || {});
   }
   if (type === "read") return await service.read_array(payload.image, payload.options || {});
+  if (type === "encode") return await service.encode(payload.array, payload.format);  // file bytes (downloads)
   throw new Error(`unknown request ${type}`);
 }
 
@@ -95,7 +96,7 @@ self.onmessage = async (event) => {
   if (type === "cancel") { cancelled.add(payload.target); return; }
   try {
     const result = await handle(id, type, payload);
-    const transfer = type === "predict" ? transferables(result) : type === "preview" || type === "read" ? [result.data.buffer] : [];
+    const transfer = type === "predict" ? transferables(result) : ["preview", "read", "encode"].includes(type) ? [result.data.buffer] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
     self.postMessage({ id, ok: false, error: cancelled.has(id) ? "cancelled" : oneLine(err) });

@@ -2,12 +2,14 @@
 // PyScript shell (pyapp/shell/app.py) calls. The UI itself is Python; this file only wires modules together.
 import pyapp from "./app.js";
 import * as imaging from "./imaging.js";
+import * as results from "./results.js";
 import { makeCamera } from "./camera.js";
 import { setupPwa } from "./pwa.js";
 import { showVersion } from "./version.js";
 import { setupViewer } from "./viewer-setup.js";
 
 pyapp.imaging = imaging;
+pyapp.results = results;  // outlines, comparison picture, downloads (pyapp/shell/results.py)
 pyapp.camera = makeCamera(pyapp);
 setupViewer(pyapp);  // pyapp.viewer (zoom, pan, contrast, planes) and pyapp.annotations
 pyapp.offline = setupPwa();
