@@ -60,7 +60,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rgb = rng.integers(0, 256, (24, 32, 3)).astype(np.uint8)
     iio.imwrite(root / "colour.png", rgb)
     tifffile.imwrite(root / "colour.tif", rgb, photometric="rgb")
-    np.save(root / "big.npy", rng.random((1536, 1536), dtype=np.float32))
+    np.save(root / "big.npy", rng.random((3072, 3072), dtype=np.float32))  # 9216 tiles of 32: seconds at least
     return root
 
 
@@ -190,8 +190,9 @@ def test_cancel_stops_a_long_tiled_run_with_an_estimate(app, images):
     choose_model(app, "smooth2d")
     open_image(app, images / "big.npy")
     app.evaluate("document.getElementById('run-options').open = true")
-    app.fill("#tile", "64")
+    app.fill("#tile", "32")
     app.evaluate(PROGRESS_LOG)
+    app.wait_for_function("!document.getElementById('run').disabled")
     app.click("#run")
     app.wait_for_function("/left/.test(document.getElementById('progress-text').textContent)", timeout=60_000)
     app.click("#cancel")
