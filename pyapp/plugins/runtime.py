@@ -18,7 +18,9 @@ Messages (``meta["type"]``)::
     both ways      reply   {id, ok}              value: the result, or an ``error`` when ``ok`` is false
 
 Every function a plugin sends (exported members, callbacks) is registered under an id that starts with the
-worker's session name, so the host routes a call to the worker that owns the function.
+worker's session name, so the host routes a call to the worker that owns the function. A remote function it
+received and passes on keeps its id (the receiver calls the owner directly; the host grants the id only when
+the sender may call it), except in ``api.export``, where it is wrapped as the plugin's own.
 """
 
 from __future__ import annotations
@@ -64,6 +66,18 @@ def _loop() -> asyncio.AbstractEventLoop:
         return asyncio.get_event_loop()
 
 
+def _own(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func``, or for a remote function a local one that calls it (an export holds only the plugin's own)."""
+    if not isinstance(getattr(func, "_rpc_id", None), str):
+        return func
+
+    async def forward(*args: Any) -> Any:
+        return await func(*args)
+
+    forward.__name__ = getattr(func, "__name__", "remote")
+    return forward
+
+
 def _dotted(value: Any) -> Any:
     if isinstance(value, dict) and not isinstance(value, Interface):
         return DotDict({k: _dotted(v) for k, v in value.items()})
@@ -98,7 +112,11 @@ class PluginRuntime:
     # ---- the codec's hooks -----------------------------------------------------------------------------------
 
     def register(self, func: Callable[..., Any]) -> str:
-        """An id for ``func`` that the peer can call (the same function always gets the same id)."""
+        """An id for ``func`` that the peer can call (the same function always gets the same id; a remote
+        function keeps its own)."""
+        remote_id = getattr(func, "_rpc_id", None)
+        if isinstance(remote_id, str):
+            return remote_id
         key = id(func)
         if key in self._ids and self._functions.get(self._ids[key]) is func:
             return self._ids[key]
@@ -199,6 +217,7 @@ class PluginRuntime:
             interface = Interface({k: v for k, v in obj.items() if callable(v) and not k.startswith("_")})
         else:
             interface = Interface.from_object(obj)
+        interface = Interface({name: _own(member) for name, member in interface.items()})
         self.exported = interface
         self.post({"type": "export"}, interface, root="export")
 

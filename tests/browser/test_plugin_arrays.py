@@ -1,5 +1,6 @@
 """Arrays between plugins in headless Chromium: bit-identical through two plugins, buffers between plugins skip
-the page, and a plugin cannot send its buffers to another plugin than the one its message goes to.
+the page; a plugin cannot send its buffers to another plugin than the one its message goes to, and cannot hand
+on a function id it may not call (now that plugins pass remote functions on by their ids).
 
 A host of the test's own (``createPluginHost``) runs on the real sandbox (``sandbox.js``), wrapped so that it
 counts the buffer bytes of every message that crosses the page. The speed of this path is measured by
@@ -31,8 +32,47 @@ from imjoy import api
 from pyapp.rpc import pack
 from pyodide.ffi import create_proxy, to_js
 
+SECRET = []
+
+
+def secret(*args):
+    SECRET.append(args)
+
+
+async def hand_made(forged):
+    """Post a message made by hand to the host; the header of the reply to its id."""
+    answer = asyncio.get_running_loop().create_future()
+
+    def listen(event):
+        data = event.data
+        if getattr(data, "type", None) == "reply" and data.id == forged["id"] and not answer.done():
+            answer.set_result(str(data.header))
+
+    handler = create_proxy(listen)
+    js.addEventListener("message", handler)
+    js.postMessage(to_js(forged, dict_converter=js.Object.fromEntries))
+    try:
+        return await answer
+    finally:
+        js.removeEventListener("message", handler)
+        handler.destroy()
+
 
 class Plugin:
+    def internal(self):
+        """The id of an internal function (registered, never exported)."""
+        return api._runtime.register(secret)
+
+    def secret_calls(self):
+        return len(SECRET)
+
+    async def confused(self, other, forged_id):
+        """Ask other.give to call a function id this plugin guessed: the host's answer."""
+        peer = await api.get_plugin(other)
+        header, _ = pack([secret, 1], register=lambda f: forged_id, root="args")
+        return await hand_made({"type": "call", "id": 999_998, "target": peer.give._rpc_id,
+                                "header": header.decode(), "buffers": []})
+
     async def hand(self, other, x, sink):
         """page → this plugin → other → page: the other plugin gives x to the page's sink."""
         before = hashlib.sha256(x.tobytes()).hexdigest()
@@ -54,24 +94,9 @@ class Plugin:
     async def misroute(self, other, wrong):
         """A forged call to other's echo whose buffers claim to have gone to `wrong`: the host's answer."""
         peer = await api.get_plugin(other)
-        answer = asyncio.get_running_loop().create_future()
-
-        def listen(event):
-            data = event.data
-            if getattr(data, "type", None) == "reply" and data.id == 999_999 and not answer.done():
-                answer.set_result(str(data.header))
-
-        handler = create_proxy(listen)
-        js.addEventListener("message", handler)
         header, _ = pack([np.zeros(4, np.float32)], root="args")
-        forged = {"type": "call", "id": 999_999, "target": peer.echo._rpc_id, "header": header.decode(),
-                  "buffers": [], "ticket": 1, "to": wrong}
-        js.postMessage(to_js(forged, dict_converter=js.Object.fromEntries))
-        try:
-            return await answer
-        finally:
-            js.removeEventListener("message", handler)
-            handler.destroy()
+        return await hand_made({"type": "call", "id": 999_999, "target": peer.echo._rpc_id, "header": header.decode(),
+                                "buffers": [], "ticket": 1, "to": wrong})
 
 
 api.export(Plugin())
@@ -106,7 +131,8 @@ MAKE_JS = """
   const bits = new Uint32Array(n);
   for (let i = 0; i < n; i += 16384) crypto.getRandomValues(bits.subarray(i, i + 16384));
   const fresh = () => new NDArray(new Float32Array(bits.slice().buffer), shape, "float32");
-  const identical = (a) => a instanceof NDArray && a.dtype === "float32" && JSON.stringify(a.shape) === JSON.stringify(shape)
+  const identical = (a) => a instanceof NDArray && a.dtype === "float32"
+    && JSON.stringify(a.shape) === JSON.stringify(shape)
     && new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length).every((v, i) => v === bits[i]);
   const { host, crossed } = window.arrays;
   const reset = () => { crossed.toPlugins = 0; crossed.fromPlugins = 0; };
@@ -128,8 +154,8 @@ def page(playwright, site):  # noqa: F811
     page.route(site.url + BLANK, lambda route: route.fulfill(
         status=200, content_type="text/html", body="<!doctype html><title>arrays</title><body></body>"))
     page.goto(site.url + BLANK)
-    sessions = page.evaluate(HOST_JS, [[PLUGIN.replace("{name}", n), f"{n[-1].lower()}.py"] for n in ("Arrays A", "Arrays B")])
-    page.sessions = sessions
+    sources = [[PLUGIN.replace("{name}", n), f"{n[-1].lower()}.py"] for n in ("Arrays A", "Arrays B")]
+    page.sessions = page.evaluate(HOST_JS, sources)
     yield page
     context.close()
     browser.close()
@@ -181,6 +207,20 @@ def test_buffers_sent_elsewhere_are_refused(page) -> None:
       const r = await host.call("Arrays A", "through", ["Arrays B", fresh()]);
       return identical(r.y) && r.same;
     }""".replace("%MAKE%", MAKE_JS)) is True
+
+
+def test_guessed_function_ids_are_not_handed_on(page) -> None:
+    """A puts C's internal function id (never exported, never given to A) into a call to B, whose give() calls
+    it: the host did not grant B that id, so the call fails and C's function never runs."""
+    result = page.evaluate("""async (source) => {
+      const { host } = window.arrays;
+      await host.load(source, { filename: "c.py" });
+      const internal = await host.call("Arrays C", "internal", []);
+      const header = await host.call("Arrays A", "confused", ["Arrays B", internal]);
+      return { internal, header, calls: await host.call("Arrays C", "secret_calls", []) };
+    }""", PLUGIN.replace("{name}", "Arrays C"))
+    assert "PermissionError" in result["header"] and result["internal"] in result["header"], result
+    assert result["calls"] == 0
 
 
 def test_no_page_errors(page) -> None:

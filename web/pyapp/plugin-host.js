@@ -96,12 +96,14 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
     other.worker.postMessage({ type: "peer", session: record.session, port: channel.port2 }, [channel.port2]);
   }
 
-  // Everything a record receives goes through here: the function ids in it become callable by that record, and
-  // the owners of those ids its peers (before the message, so that its port arrives first).
-  function deliver(record, msg, transfer = []) {
+  // Everything a record receives goes through here: the function ids in it become callable by that record (only
+  // those the sending record may call itself: a plugin cannot hand on ids it guessed; `sender` null is the host),
+  // and the owners of those ids its peers (before the message, so that its port arrives first).
+  function deliver(record, msg, transfer = [], sender = null) {
     if (GONE.has(record.status)) return;
     if (typeof msg.header === "string" && record.granted.size < MAX_GRANTS) {
       for (const id of methodIds(msg.header)) {
+        if (sender && !mayCall(sender, id)) continue;
         record.granted.add(id);
         connect(record, sessions.get(id.slice(0, id.indexOf("/"))));
       }
@@ -124,8 +126,8 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
     return typeof id === "string" && (id.startsWith(`${record.session}/`) || record.granted.has(id));
   }
 
-  // Send {type: "call"} to the worker owning `id`; resolves with the raw reply {ok, header, buffers[, ticket,
-  // from]}. `caller` is the calling record (null: the page); `direct` the ticket of buffers it sent to the owner.
+  // Send {type: "call"} to the worker owning `id`; resolves with the raw reply {ok, header, buffers, sender[,
+  // ticket, from]} (sender: the record that replied, null for a reply the host made). `caller` is the calling record (null: the page); `direct` the ticket of buffers it sent to the owner.
   function routeCall(id, header, buffers, caller = null, direct = null) {
     const record = sessions.get(id.slice(0, id.indexOf("/")));
     if (!record || GONE.has(record.status)) {
@@ -141,7 +143,7 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
       const rid = ++seq;
       record.pending.set(rid, { resolve, caller: caller ? caller.session : "host" });
       const msg = { type: "call", id: rid, target: id, header, buffers, from: caller ? caller.session : "host" };
-      deliver(record, direct ? { ...msg, buffers: [], ticket: direct.ticket } : msg, direct ? [] : buffers);
+      deliver(record, direct ? { ...msg, buffers: [], ticket: direct.ticket } : msg, direct ? [] : buffers, caller);
     });
   }
 
@@ -213,9 +215,11 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
         drop(record, direct);
         entry.resolve({ ok: false, ...errorReply(new CodecError(`the reply's buffers went to ${direct.to}, not to the caller`)) });
       } else if (direct) {
-        entry.resolve({ ok: !!msg.ok, header: String(msg.header), buffers: [], ticket: direct.ticket, from: record.session });
+        entry.resolve({ ok: !!msg.ok, header: String(msg.header), buffers: [], sender: record, ticket: direct.ticket,
+                        from: record.session });
       } else {
-        entry.resolve({ ok: !!msg.ok, header: String(msg.header), buffers: Array.isArray(msg.buffers) ? msg.buffers : [] });
+        entry.resolve({ ok: !!msg.ok, header: String(msg.header), buffers: Array.isArray(msg.buffers) ? msg.buffers : [],
+                        sender: record });
       }
     } else if (msg.type === "call") {
       const id = msg.target;
@@ -237,7 +241,8 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
         routeCall(id, String(msg.header), direct || !Array.isArray(msg.buffers) ? [] : msg.buffers, record, direct)
           .then((r) => {
             const reply = { type: "reply", id: msg.id, ok: r.ok, header: r.header, buffers: r.buffers };
-            deliver(record, r.ticket === undefined ? reply : { ...reply, ticket: r.ticket, from: r.from }, r.buffers);
+            deliver(record, r.ticket === undefined ? reply : { ...reply, ticket: r.ticket, from: r.from }, r.buffers,
+                    r.sender || null);
           });
       }
     } else if (msg.type === "api") {
