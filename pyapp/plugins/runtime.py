@@ -5,7 +5,7 @@ the host (``web/pyapp/plugins.js``) through a *transport*: ``send(meta, header, 
 small JSON-able dict that routes the message and ``header``/``buffers`` are what :func:`pyapp.rpc.pack` made.
 The host calls :meth:`PluginRuntime.receive` with the same three parts. Nothing here imports Pyodide, so the
 whole protocol runs in CPython with an in-memory transport (``tests/test_plugin_api.py``);
-:func:`pyodide_transport` is the browser glue.
+:func:`pyapp.plugins.transport.pyodide_transport` is the browser glue.
 
 Messages (``meta["type"]``)::
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
-import json
 import sys
 import traceback
 import types
@@ -38,6 +37,7 @@ from typing import Any
 from ..rpc import Interface, RemoteError, pack, unpack
 from . import imjoy_shim
 from .manifest import Plugin, load_plugin
+from .transport import pyodide_transport
 
 __all__ = ["Api", "DotDict", "PluginRuntime", "Window", "pyodide_transport"]
 
@@ -441,36 +441,3 @@ class Window:
 
     def __repr__(self) -> str:
         return f"Window(id={self.id!r}, type={self.type!r}, name={self.name!r})"
-
-
-def pyodide_transport(post: Any) -> tuple[Send, Callable[[PluginRuntime], Callable[[str, str, Any], None]]]:
-    """Browser glue (Pyodide only). ``post(meta_json, header_text, js_array_of_uint8arrays)`` is the worker's
-    JS function that calls ``postMessage`` with the buffers as transferables. Returns ``(send, receiver)``:
-    ``send`` is the runtime's transport, ``receiver(runtime)`` gives the function the worker calls with each
-    message from the host, ``receive(meta_json, header_text, js_array_of_arraybuffers)``."""
-    import numpy as np
-    from js import Uint8Array  # type: ignore[import-not-found]
-    from pyodide.ffi import to_js  # type: ignore[import-not-found]
-
-    def send(meta: dict[str, Any], header: bytes, buffers: list[memoryview]) -> None:
-        arrays = []
-        for view in buffers:
-            array = Uint8Array.new(view.nbytes)  # the one copy out of the wasm heap; then transferred
-            if view.nbytes:
-                array.assign(view if view.format == "B" and view.ndim == 1 else view.cast("B"))
-            arrays.append(array)
-        post(json.dumps(meta), header.decode(), to_js(arrays))
-
-    def receiver(runtime: PluginRuntime) -> Callable[[str, str, Any], None]:
-        def receive(meta_json: str, header: str, js_buffers: Any) -> None:
-            buffers = []
-            for buffer in js_buffers:
-                out = np.empty(buffer.byteLength, np.uint8)  # the one copy into the wasm heap
-                if buffer.byteLength:
-                    Uint8Array.new(buffer).assign_to(out)
-                buffers.append(memoryview(out))
-            runtime.receive(json.loads(meta_json), header.encode(), buffers)
-
-        return receive
-
-    return send, receiver

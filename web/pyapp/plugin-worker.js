@@ -140,7 +140,7 @@ async function init(msg) {
   const mod = pyodide.pyimport("pyapp.plugins.runtime");
   const manifest = JSON.parse(pyodide.pyimport("pyapp.plugins.manifest").describe_plugin(msg.source, msg.filename, msg.tag || null));
   await loadDependencies(pyodide, manifest.dependencies);
-  const transport = mod.pyodide_transport(post);
+  const transport = pyodide.pyimport("pyapp.plugins.transport").pyodide_transport(post);
   runtime = mod.PluginRuntime.callKwargs(transport.get(0), { session: msg.session });
   receive = transport.get(1)(runtime);
   runtimeReady();
