@@ -119,7 +119,9 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
   // The peer that holds buffers of a message the host refused lets them go.
   function drop(sender, direct) {
     const peer = direct && sessions.get(direct.to);
-    if (peer && peer !== sender && !GONE.has(peer.status)) peer.worker.postMessage({ type: "drop", from: sender.session, ticket: direct.ticket });
+    if (peer && peer !== sender && !GONE.has(peer.status)) {
+      peer.worker.postMessage({ type: "drop", from: sender.session, ticket: direct.ticket });
+    }
   }
 
   function mayCall(record, id) {
@@ -127,7 +129,8 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
   }
 
   // Send {type: "call"} to the worker owning `id`; resolves with the raw reply {ok, header, buffers, sender[,
-  // ticket, from]} (sender: the record that replied, null for a reply the host made). `caller` is the calling record (null: the page); `direct` the ticket of buffers it sent to the owner.
+  // ticket, from]} (sender: the record that replied, none for a reply the host made). `caller` is the calling
+  // record (null: the page); `direct` the ticket of the buffers it sent straight to the owner.
   function routeCall(id, header, buffers, caller = null, direct = null) {
     const record = sessions.get(id.slice(0, id.indexOf("/")));
     if (!record || GONE.has(record.status)) {
@@ -137,7 +140,8 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
     }
     if (direct && direct.to !== record.session) {
       drop(caller, direct);
-      return Promise.resolve({ ok: false, ...errorReply(new CodecError(`the call's buffers went to ${direct.to}, not to the owner of ${id}`)) });
+      const err = new CodecError(`the call's buffers went to ${direct.to}, not to the owner of ${id}`);
+      return Promise.resolve({ ok: false, ...errorReply(err) });
     }
     return new Promise((resolve) => {
       const rid = ++seq;
@@ -213,7 +217,8 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
       record.pending.delete(msg.id);
       if (direct && (direct.to !== entry.caller || entry.caller === "host")) {
         drop(record, direct);
-        entry.resolve({ ok: false, ...errorReply(new CodecError(`the reply's buffers went to ${direct.to}, not to the caller`)) });
+        const err = new CodecError(`the reply's buffers went to ${direct.to}, not to the caller`);
+        entry.resolve({ ok: false, ...errorReply(err) });
       } else if (direct) {
         entry.resolve({ ok: !!msg.ok, header: String(msg.header), buffers: [], sender: record, ticket: direct.ticket,
                         from: record.session });
