@@ -17,7 +17,9 @@ copied), and the plugin worker's copy into and out of its Pyodide heap. Goal: me
 structuredClone. The arrays that arrive are checked bit-identical to what was sent.
 
 ``--reference DIR`` measures a second build (e.g. an older commit's ``static/``) in the same run, alternating with
-ours, and prints both (on a shared machine only figures of one run compare).
+ours, and prints both (on a shared machine only figures of one run compare). ``--browser-arg`` passes a flag to
+Chromium, e.g. ``--disable-features=IsolateSandboxedIframes`` to see the figures with the sandboxed frames in
+the page's process (a profile only: browsers isolate them by default).
 """
 
 from __future__ import annotations
@@ -170,11 +172,11 @@ def _serve(directory: Path) -> tuple[object, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def measure(playwright: object, site: str, mb: int, repeat: int) -> Iterator[dict]:
+def measure(playwright: object, site: str, mb: int, repeat: int, extra: tuple[str, ...] = ()) -> Iterator[dict]:
     """Each repeat's figures (ms) of ``mb`` MiB of float32, after one warm-up repeat; see the module docstring."""
     from pyapp.serve import HEADERS
 
-    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[*FLAGS, *extra])
     try:
         page = browser.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -227,6 +229,7 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=64, help="array size in MiB (default 64)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--reference", type=Path, help="another build's static/ to measure in the same run")
+    parser.add_argument("--browser-arg", action="append", default=[], help="a Chromium flag (repeatable)")
     args = parser.parse_args()
     if not (ROOT / "static" / "pyapp" / "plugin-worker.js").is_file():
         print("static/ is not built: run `python build.py` first", file=sys.stderr)
@@ -241,7 +244,8 @@ def main() -> int:
     try:
         with sync_playwright() as p:
             # alternate the builds repeat by repeat, so that both see the same load
-            series = {label: measure(p, site, args.mb, args.repeat) for label, (_, site) in servers.items()}
+            series = {label: measure(p, site, args.mb, args.repeat, tuple(args.browser_arg))
+                      for label, (_, site) in servers.items()}
             for _ in range(args.repeat):
                 for label, it in series.items():
                     runs[label].append(next(it))
