@@ -102,11 +102,13 @@ class Plugin:
 api.export(Plugin())
 '''
 
-# a host of its own whose sandboxes count the buffer bytes crossing the page, both ways
+# a host of its own whose sandboxes count the buffer bytes crossing the page, both ways; window.arrays.rewrite
+# (sandbox name, message) -> message stands for a worker that posts what it likes
 HOST_JS = """async (sources) => {
   const { createPluginHost } = await import("./pyapp/plugins.js");
   const { createSandboxedWorker } = await import("./pyapp/sandbox.js");
   const crossed = { toPlugins: 0, fromPlugins: 0 };
+  const arrays = { crossed, rewrite: (name, msg) => msg };
   const bytes = (m) => (m && Array.isArray(m.buffers) ? m.buffers.reduce((n, b) => n + (b.byteLength || 0), 0) : 0);
   const counted = async (options) => {
     const worker = await createSandboxedWorker(options);
@@ -115,12 +117,18 @@ HOST_JS = """async (sources) => {
     let handler = null;
     Object.defineProperty(worker, "onmessage", {
       set(fn) { handler = fn; },
-      get() { return handler && ((event) => { crossed.fromPlugins += bytes(event.data); handler(event); }); },
+      get() {
+        return handler && ((event) => {
+          crossed.fromPlugins += bytes(event.data);
+          handler({ data: arrays.rewrite(options.name, event.data) });
+        });
+      },
     });
     return worker;
   };
-  const host = createPluginHost({ sandbox: counted });
-  window.arrays = { host, crossed };
+  arrays.host = createPluginHost({ sandbox: counted });
+  window.arrays = arrays;
+  const host = arrays.host;
   return Promise.all(sources.map(([s, f]) => host.load(s, { filename: f }).then((info) => info.session)));
 }"""
 
@@ -207,6 +215,29 @@ def test_buffers_sent_elsewhere_are_refused(page) -> None:
       const r = await host.call("Arrays A", "through", ["Arrays B", fresh()]);
       return identical(r.y) && r.same;
     }""".replace("%MAKE%", MAKE_JS)) is True
+
+
+def test_replies_whose_buffers_went_elsewhere_are_refused(page) -> None:
+    """B's replies claim their buffers went straight to someone else than the caller: the caller gets an error."""
+    result = page.evaluate("""async () => {
+      const { host } = window.arrays;
+      const { NDArray } = await import("./pyapp/rpc-codec.js");
+      const arg = () => new NDArray(new Float32Array(4).fill(1), [4], "float32");
+      const error = (p) => p.then(() => "no error", (e) => e.message);
+      const elsewhere = (to) => (name, msg) => (name === "plugin b.py" && msg.type === "reply"
+        ? { ...msg, buffers: [], ticket: 7, to } : msg);
+      try {
+        window.arrays.rewrite = elsewhere("host");              // to the page, which takes buffers only inline
+        const toPage = await error(host.call("Arrays B", "echo", [arg()]));
+        window.arrays.rewrite = elsewhere("p999");              // A called, the buffers went to nobody
+        const toA = await error(host.call("Arrays A", "through", ["Arrays B", arg()]));
+        return { toPage, toA };
+      } finally {
+        window.arrays.rewrite = (name, msg) => msg;
+      }
+    }""")
+    assert "CodecError" in result["toPage"] and "not to the caller" in result["toPage"], result
+    assert "CodecError" in result["toA"] and "not to the caller" in result["toA"], result
 
 
 def test_guessed_function_ids_are_not_handed_on(page) -> None:
