@@ -11,8 +11,9 @@
 // function of that plugin, or the reply to a call from it ("call" messages carry the caller's session as `from`),
 // posts {ticket, buffers} on that port (transferred) and {..., header, buffers: [], ticket, to} to the host; the
 // host hands the receiver the header with {ticket, from}, and the receiver joins it with the buffers that came on
-// `from`'s port under that ticket (whichever arrives first waits). {type: "drop", from, ticket} lets buffers go
-// whose header the host refused; {type: "unpeer", session} forgets a stopped plugin.
+// `from`'s port under that ticket (whichever arrives first waits; a message waiting for its buffers does not hold
+// back later ones, as calls run concurrently anyway). {type: "drop", from, ticket} lets buffers go whose header
+// the host refused; {type: "unpeer", session} forgets a stopped plugin.
 /* global PYAPP_INDEX_URL, loadPyodide */
 
 // Files of the site (Pyodide and its packages) come from the page, which fetches them through its service
