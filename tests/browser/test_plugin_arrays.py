@@ -86,6 +86,9 @@ class Plugin:
     def echo(self, x):
         return x
 
+    def flip(self, x):
+        return np.ascontiguousarray(x.ravel()[::-1]).reshape(x.shape)
+
     async def through(self, other, x):
         peer = await api.get_plugin(other)
         y = await peer.echo(x)
@@ -200,6 +203,23 @@ def test_round_trip_through_two_plugins(page) -> None:
     nbytes = MB * 1024 * 1024
     assert result["ok"] is True and result["same"] is True
     assert result["crossed"] == {"toPlugins": nbytes, "fromPlugins": nbytes}
+
+
+def test_a_reused_buffer_leaves_with_the_new_bytes_only(page) -> None:
+    """A answers each array with another of the same size, copied out into the buffer that brought the question
+    (a spare): what arrives is exactly the answer, every time."""
+    result = page.evaluate("""async () => {
+      %MAKE%
+      const flipped = bits.slice().reverse();
+      const oks = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await host.call("Arrays A", "flip", [fresh()]);
+        const got = new Uint32Array(r.data.buffer, r.data.byteOffset, r.data.length);
+        oks.push(got.length === flipped.length && got.every((v, j) => v === flipped[j]));
+      }
+      return oks;
+    }""".replace("%MAKE%", MAKE_JS))
+    assert result == [True, True, True]
 
 
 def test_buffers_sent_elsewhere_are_refused(page) -> None:
