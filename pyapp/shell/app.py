@@ -120,6 +120,8 @@ class Shell(Inputs):
         entry = self.entries.get(model)
         el("model-info").textContent = entry["description"] if entry else model
         self.info = py(await wait(self.api.describe(model)))
+        if self.info.get("cannot_run"):  # no ONNX weights: say so (and how to convert) before a run fails
+            raise ValueError(self.info["cannot_run"])
         self.model = model
         document.body.dataset.model = model
         if not entry:
