@@ -89,7 +89,15 @@ class ZooPanel {
     const url = this.collection.value.trim() || zoo.DEFAULT_COLLECTION;
     zoo.setCollectionUrl(url);
     this.say("Reading the collection…");
-    const listing = await zoo.list({ collection: url });
+    const seq = this.seq = (this.seq || 0) + 1;
+    let listing;
+    try {
+      listing = await zoo.list({ collection: url });
+    } catch (err) {
+      if (seq === this.seq) throw err;
+      return;  // a newer request (another collection) answers instead
+    }
+    if (seq !== this.seq) return;
     this.models = listing.models;
     const options = (select, values, all) => {
       const keep = select.value;
