@@ -208,7 +208,8 @@ def describe(model: ModelDescr) -> dict[str, Any]:
 
     ``kind`` is ``"classifier"`` when an output has no space axes (e.g. batch × 1000 classes), else
     ``"segmentation"``; ``weights`` lists its weights formats, ``cannot_run`` says why the browser cannot run it
-    (no ONNX weights) and how to convert it, else is None.
+    (no ONNX weights) and how to convert it, else is None; ``onnx_source`` is where the description says its
+    ONNX weights are (a path next to it, or a URL).
     """
     def tensor(t: Any) -> dict[str, Any]:
         return {"id": t.id, "dtype": t.data.type, "axes": [_axis_summary(a) for a in t.axes]}
@@ -217,7 +218,8 @@ def describe(model: ModelDescr) -> dict[str, Any]:
     spatial = any(a["type"] == "space" for t in outputs for a in t["axes"])
     return {"name": model.name, "description": model.description, "inputs": [tensor(t) for t in model.inputs],
             "outputs": outputs, "kind": "segmentation" if spatial else "classifier", "weights": list(model.weights),
-            "cannot_run": no_onnx_message(model)}
+            "cannot_run": no_onnx_message(model),
+            "onnx_source": model.weights["onnx"].source.source if "onnx" in model.weights else None}
 
 
 async def describe_model(source: Any) -> Any:

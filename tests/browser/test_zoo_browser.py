@@ -77,6 +77,7 @@ def zoo(tmp_path: Path) -> Iterator[Zoo]:
     _gold_zip(root / "gold" / "package.zip")
     shutil.copy(GOLD / "bioimageio.yaml", root / "gold" / "rdf.yaml")
     shutil.copy(GOLD / "cover0.png", root / "gold" / "cover0.png")
+    shutil.copy(GOLD / "weights.onnx", root / "gold" / "weights.onnx")
     torch = write_torch_package(tmp_path / "torch", "torchscript")
     shutil.make_archive(str(root / "torch" / "package"), "zip", torch)
     server = Zoo(root)
@@ -90,6 +91,9 @@ def zoo(tmp_path: Path) -> Iterator[Zoo]:
          "description": "Two convolutions, TorchScript only.", "tags": ["electron-microscopy", "torchscript"],
          "covers": [], "rdf_source": f"{server.url}torch/bioimageio.yaml",
          "download_url": f"{server.url}torch/package.zip"},
+        {"type": "model", "id": "plain-nucleus", "name": "UNet 2D nuclei broad (description only)",
+         "description": "The gold model again, listed by its description alone (no package zip).",
+         "tags": ["nuclei"], "rdf_source": f"{server.url}gold/rdf.yaml"},
         {"type": "application", "id": "some-app", "name": "An application", "tags": []},
     ]}
     (root / "collection.json").write_text(json.dumps(collection))
@@ -140,9 +144,10 @@ def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: 
     assert page.evaluate("window.pyapp.zoo.DEFAULT_COLLECTION").startswith("https://")
 
     _open_zoo(page, zoo.url + "collection.json")  # another origin: the page's policy lets it connect
-    assert page.evaluate("document.body.dataset.zoo") == "listed:2", page.text_content("#zoo-message")
-    assert sorted(_cards(page)) == ["gentle-nucleus", "tiny-torch-net"]
-    page.fill("#zoo-search", "nuclei")
+    assert page.evaluate("document.body.dataset.zoo") == "listed:3", page.text_content("#zoo-message")
+    assert sorted(_cards(page)) == ["gentle-nucleus", "plain-nucleus", "tiny-torch-net"]
+    assert "weights not listed" in page.text_content("#zoo-cards li[data-key='plain-nucleus']")
+    page.fill("#zoo-search", "fluorescence nuclei")
     assert _cards(page) == ["gentle-nucleus"]
     page.fill("#zoo-search", "")
     page.select_option("#zoo-modality", "electron-microscopy")
@@ -150,7 +155,7 @@ def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: 
     assert "cannot run in the browser" in page.text_content("#zoo-cards li[data-key='tiny-torch-net']")
     assert "pyapp convert" in page.text_content("#zoo-cards li[data-key='tiny-torch-net']")
     page.select_option("#zoo-modality", "")
-    page.select_option("#zoo-tag", "nuclei")
+    page.select_option("#zoo-tag", "unet2d")
     assert _cards(page) == ["gentle-nucleus"]
     page.select_option("#zoo-tag", "")
     page.wait_for_function("[...document.querySelectorAll('#zoo-cards img')].some((i) => i.src.startsWith('blob:') "
@@ -163,15 +168,18 @@ def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: 
     assert _load(page, "gentle-nucleus") == "zoo-gentle-nucleus", page.text_content("#zoo-message")
     out = page.evaluate(PREDICT, ["zoo-gentle-nucleus", {"data": x.ravel().tolist(), "shape": list(x.shape)}])
     np.testing.assert_allclose(np.asarray(out["data"]).reshape(out["shape"]), expected, atol=1e-4, rtol=0)
+    assert _load(page, "plain-nucleus") == "zoo-plain-nucleus", page.text_content("#zoo-message")
 
     zoo.stop()
     site.stop()
     page.reload()
     page.wait_for_function(READY, timeout=BOOT_MS)
     _open_zoo(page)  # the collection URL is a saved setting; the list comes from the kept copy
-    assert page.evaluate("document.body.dataset.zoo") == "offline:2", page.text_content("#zoo-message")
+    assert page.evaluate("document.body.dataset.zoo") == "offline:3", page.text_content("#zoo-message")
     assert "offline" in page.text_content("#zoo-message")
     assert _load(page, "10.5281/zenodo.5764892") == "zoo-gentle-nucleus", page.text_content("#zoo-message")
-    out = page.evaluate(PREDICT, ["zoo-gentle-nucleus", {"data": x.ravel().tolist(), "shape": list(x.shape)}])
-    np.testing.assert_allclose(np.asarray(out["data"]).reshape(out["shape"]), expected, atol=1e-4, rtol=0)
+    assert _load(page, "plain-nucleus") == "zoo-plain-nucleus", page.text_content("#zoo-message")
+    for model in ("zoo-gentle-nucleus", "zoo-plain-nucleus"):
+        out = page.evaluate(PREDICT, [model, {"data": x.ravel().tolist(), "shape": list(x.shape)}])
+        np.testing.assert_allclose(np.asarray(out["data"]).reshape(out["shape"]), expected, atol=1e-4, rtol=0)
     browser.close()

@@ -122,10 +122,9 @@ async function load(key) {
   const id = `zoo-${entry.key.replace(/[^\w-]/g, "-")}`;
   let source;
   if (entry.download_url) {
-    const { response } = await fetchKept(entry.download_url, { networkFirst: false });
-    source = new Uint8Array(await response.arrayBuffer());
+    source = await kept(entry.download_url);
   } else if (entry.rdf_source) {
-    source = null;  // a description without a package zip: loaded by URL (not kept offline)
+    source = await packageOf(entry);  // null: weights elsewhere, loaded by URL (not kept offline)
   } else {
     throw new Error(`${entry.name}: the collection gives neither download_url nor rdf_source`);
   }
@@ -134,6 +133,72 @@ async function load(key) {
   const value = added ? id : entry.rdf_source;
   chooseInApp(value, added ? added.name : `${entry.name} (zoo)`);
   return value;
+}
+
+async function kept(url) {
+  const { response } = await fetchKept(url, { networkFirst: false });
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** A package zip (description + ONNX weights) for an entry that has only ``rdf_source``, from kept copies; null
+ * when its weights are not a file next to the description (then the app loads it by URL, online only). */
+async function packageOf(entry) {
+  const rdf = await kept(entry.rdf_source);
+  const described = await pyapp.describe(rdf.slice().buffer);
+  if (described.cannot_run) throw new Error(`${entry.name} cannot run in the browser: ${described.cannot_run}`);
+  const source = described.onnx_source;
+  if (!source || /^[a-z]+:/i.test(source)) return null;
+  const name = new URL(source, "http://package/").pathname.slice(1);
+  const yamlName = entry.rdf_source.split("?")[0].endsWith("bioimageio.yaml") ? "bioimageio.yaml" : "rdf.yaml";
+  return storedZip({ [yamlName]: rdf, [name]: await kept(new URL(source, entry.rdf_source).href) });
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A zip archive (stored, no compression) of {name: Uint8Array}. */
+export function storedZip(files) {
+  const parts = [], central = [];
+  let offset = 0;
+  for (const [name, data] of Object.entries(files)) {
+    const path = new TextEncoder().encode(name);
+    const crc = crc32(data);
+    const header = (signature, extra) => {
+      const h = new DataView(new ArrayBuffer(extra ? 46 : 30));
+      h.setUint32(0, signature, true);
+      let at = 4;
+      if (extra) { h.setUint16(at, 20, true); at += 2; }  // version made by
+      for (const v of [20, 0x0800, 0, 0, 0x21]) { h.setUint16(at, v, true); at += 2; }  // version, utf-8, stored
+      h.setUint32(at, crc, true); h.setUint32(at + 4, data.length, true); h.setUint32(at + 8, data.length, true);
+      h.setUint16(at + 12, path.length, true);
+      if (extra) h.setUint32(42, offset, true);  // local header offset (comment, disk, attributes: 0)
+      return new Uint8Array(h.buffer);
+    };
+    parts.push(header(0x04034b50, false), path, data);
+    central.push(header(0x02014b50, true), path);
+    offset += 30 + path.length + data.length;
+  }
+  const size = central.reduce((n, p) => n + p.length, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  end.setUint32(0, 0x06054b50, true);
+  end.setUint16(8, central.length / 2, true);
+  end.setUint16(10, central.length / 2, true);
+  end.setUint32(12, size, true);
+  end.setUint32(16, offset, true);
+  const blob = [...parts, ...central, new Uint8Array(end.buffer)];
+  const out = new Uint8Array(blob.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of blob) { out.set(p, at); at += p.length; }
+  return out;
 }
 
 /** Put the model in the app's Model menu (a "From the zoo" group) and choose it, as the user would. */
