@@ -123,7 +123,8 @@ def test_form_reads_the_network_and_builds_the_cli_package(page, inputs: Path, t
     assert "“raw”: any × 1 × any × any" in network and "“logits”: any × 2 × any × any" in network, network
     assert page.input_value("#pkg-input-axes") == "bcyx" and page.input_value("#pkg-output-axes") == "bcyx"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#package-panel").screenshot(path=str(SHOTS / "package-form.png"))
+    page.evaluate("document.getElementById('package-panel').scrollTop = 0")
+    page.screenshot(path=str(SHOTS / "package-form.png"))
     _build(page)
     assert page.evaluate("document.body.dataset.package") == "built", page.text_content("#pkg-message")
     page.locator("#pkg-done").scroll_into_view_if_needed()
@@ -182,6 +183,9 @@ def test_inconsistent_input_is_refused_with_the_field_named(page, inputs: Path, 
     assert page.text_content("#pkg-message").startswith(words), page.text_content("#pkg-message")
     assert page.evaluate("document.activeElement.id") == field
     assert page.get_attribute(f"#{field}", "aria-invalid") == "true"
+    if field == "pkg-halo":
+        page.locator("#pkg-message").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "package-refused.png"))
     page.fill(selector, FORM.get(selector, "bcyx"))
 
 

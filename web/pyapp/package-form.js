@@ -100,7 +100,7 @@ class PackagePanel {
       el("header", {}, [el("h2", { textContent: "Package a model" }), close]),
       el("p", { className: "hint", textContent: "Turn your trained network (.onnx) into a bioimage.io package " +
         "that runs here, in deepImageJ, ilastik and the other zoo tools. Nothing leaves this device." }),
-      el("div", { className: "row" }, [el("label", { className: "button", htmlFor: "pkg-zip",
+      el("div", { className: "row pkg-have" }, [el("label", { className: "button", htmlFor: "pkg-zip",
         textContent: "Use a package (.zip) you have…" }), f.zip]),
       el("datalist", { id: "pkg-licenses" }, LICENSES.map((l) => el("option", { value: l }))),
       el("section", {}, [el("h3", { textContent: "1 · Network" }),
@@ -199,7 +199,7 @@ class PackagePanel {
         return;
       }
       const old = (k) => (this.sizes.querySelector(`#pkg-size-${axis}-${k}`) || {}).value;
-      rows.push(el("span", { className: "pkg-size" }, [el("b", { textContent: axis }),
+      rows.push(el("span", { className: "pkg-size" }, [el("b", { textContent: axis }), el("span", { textContent: "min" }),
         el("input", { id: `pkg-size-${axis}-min`, type: "number", min: 1, value: old("min") || 16, ariaLabel: `${axis} minimum` }),
         el("span", { textContent: "step" }),
         el("input", { id: `pkg-size-${axis}-step`, type: "number", min: 0, value: old("step") ?? 16, ariaLabel: `${axis} step` })]));
