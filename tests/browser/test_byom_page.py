@@ -204,3 +204,22 @@ def test_a_model_without_onnx_weights_says_how_to_convert(page, tmp_path_factory
     result = page.evaluate("(u) => window.pyapp.predict(u, {data: new Float32Array(64 * 64), shape: [64, 64]})"
                            ".then(() => 'ran', (e) => e.message)", url)
     assert "no ONNX weights" in result and "pyapp convert" in result, result
+
+
+def test_a_network_with_two_inputs_is_refused_at_the_network_field(page, inputs: Path, tmp_path: Path):
+    import torch
+
+    class Two(torch.nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Two(), (torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)), str(tmp_path / "two.onnx"),
+                          dynamo=False, opset_version=17, input_names=["a", "b"], output_names=["y"])
+    page.evaluate("document.getElementById('package-panel').classList.add('open')")
+    page.evaluate("delete document.body.dataset.package")
+    page.set_input_files("#pkg-onnx", str(tmp_path / "two.onnx"))
+    page.wait_for_function("document.body.dataset.package === 'error'", timeout=60_000)
+    assert page.text_content("#pkg-message").startswith("Network: two.onnx has 2 inputs and 1 outputs")
+    assert page.get_attribute("#pkg-onnx", "aria-invalid") == "true"
