@@ -8,6 +8,7 @@ command line (:func:`pyapp.zoo.onnx_cli.package_from_arguments`): only the onnxr
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import zipfile
 from pathlib import Path
@@ -41,8 +42,9 @@ def _values(metadata: Any) -> list[tuple[str, str, list[Any]]]:
     return out
 
 
-async def open_network(data: bytes, label: str) -> Network:
-    """The network ``data`` opened with onnxruntime-web (wasm: the same numbers on every device).
+async def open_network(data: bytes, label: str, opened: list[Any] | None = None) -> Network:
+    """The network ``data`` opened with onnxruntime-web (wasm: the same numbers on every device); its session is
+    appended to ``opened`` (for :func:`_release`).
 
     Raises
     ------
@@ -53,6 +55,8 @@ async def open_network(data: bytes, label: str) -> Network:
         session = await pyapp_js.ort.InferenceSession.create(to_js(data), _options(["wasm"]))
     except JsException as err:
         raise PackageError(f"--onnx: {label} is not a readable ONNX file: {str(err).splitlines()[0][:160]}") from None
+    if opened is not None:
+        opened.append(session)
     info = signature(_values(session.inputMetadata), _values(session.outputMetadata), data, label)
     return Network(info, lambda model: OrtWebBackend(session, model, "wasm"))
 
@@ -67,10 +71,20 @@ async def inspect_onnx(onnx: Any, name: str) -> Any:
     """
     from js import Object  # type: ignore[import-not-found]
 
-    info = (await open_network(_bytes(onnx), str(name))).info
+    opened: list[Any] = []
+    try:
+        info = (await open_network(_bytes(onnx), str(name), opened)).info
+    finally:
+        await _release(opened)
     result = {"input": {"name": info.input_name, "shape": list(info.input_shape)},
               "output": {"name": info.output_name, "shape": list(info.output_shape)}, "opset": info.opset}
     return to_js(result, dict_converter=Object.fromEntries)
+
+
+async def _release(sessions: list[Any]) -> None:
+    """Free the onnxruntime-web sessions (their wasm memory) once a request is answered."""
+    for session in sessions:
+        await session.release()
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -105,6 +119,7 @@ async def package_onnx(onnx: Any, onnx_name: str, sample: Any, sample_name: str,
     await pyodide_js.loadPackage(to_js(PACKAGES))
     shutil.rmtree(WORK_DIR, ignore_errors=True)
     WORK_DIR.mkdir(parents=True)
+    opened: list[Any] = []
     try:
         onnx_path = WORK_DIR / Path(str(onnx_name)).name
         sample_path = WORK_DIR / f"sample-{Path(str(sample_name)).name}"
@@ -113,7 +128,7 @@ async def package_onnx(onnx: Any, onnx_name: str, sample: Any, sample_name: str,
         options = [str(a) for a in (argv.to_py() if isinstance(argv, JsProxy) else argv)]
         args = _parse([*options, "--onnx", str(onnx_path), "--sample", str(sample_path),
                        "-o", str(WORK_DIR / "out" / "model.zip")])
-        dest = await package_from_arguments(args, open_network)
+        dest = await package_from_arguments(args, functools.partial(open_network, opened=opened))
         with zipfile.ZipFile(dest) as zf:
             cover, files = zf.read("cover.png"), zf.namelist()
         from js import Object  # type: ignore[import-not-found]
@@ -122,3 +137,4 @@ async def package_onnx(onnx: Any, onnx_name: str, sample: Any, sample_name: str,
                      dict_converter=Object.fromEntries)
     finally:
         shutil.rmtree(WORK_DIR, ignore_errors=True)
+        await _release(opened)

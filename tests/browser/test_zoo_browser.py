@@ -91,6 +91,9 @@ def zoo(tmp_path: Path) -> Iterator[Zoo]:
          "description": "Two convolutions, TorchScript only.", "tags": ["electron-microscopy", "torchscript"],
          "covers": [], "rdf_source": f"{server.url}torch/bioimageio.yaml",
          "download_url": f"{server.url}torch/package.zip"},
+        {"type": "model", "id": "mystery-net", "name": "A net that lists no weights",
+         "description": "TorchScript only, which the collection does not say.", "tags": ["misc"],
+         "download_url": f"{server.url}torch/package.zip"},
         {"type": "model", "id": "plain-nucleus", "name": "UNet 2D nuclei broad (description only)",
          "description": "The gold model again, listed by its description alone (no package zip).",
          "tags": ["nuclei"], "rdf_source": f"{server.url}gold/rdf.yaml"},
@@ -144,8 +147,8 @@ def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: 
     assert page.evaluate("window.pyapp.zoo.DEFAULT_COLLECTION").startswith("https://")
 
     _open_zoo(page, zoo.url + "collection.json")  # another origin: the page's policy lets it connect
-    assert page.evaluate("document.body.dataset.zoo") == "listed:3", page.text_content("#zoo-message")
-    assert sorted(_cards(page)) == ["gentle-nucleus", "plain-nucleus", "tiny-torch-net"]
+    assert page.evaluate("document.body.dataset.zoo") == "listed:4", page.text_content("#zoo-message")
+    assert sorted(_cards(page)) == ["gentle-nucleus", "mystery-net", "plain-nucleus", "tiny-torch-net"]
     assert "weights not listed" in page.text_content("#zoo-cards li[data-key='plain-nucleus']")
     page.fill("#zoo-search", "fluorescence nuclei")
     assert _cards(page) == ["gentle-nucleus"]
@@ -163,8 +166,9 @@ def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: 
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "zoo-browser.png"))
 
-    error = page.evaluate("window.pyapp.zoo.load('tiny-torch').then(() => '', (e) => e.message)")
-    assert "cannot run in the browser" in error and "pyapp convert" in error, error
+    for key in ("tiny-torch", "mystery-net"):  # weights listed without ONNX; not listed, found out on loading
+        error = page.evaluate("(k) => window.pyapp.zoo.load(k).then(() => '', (e) => e.message)", key)
+        assert "cannot run in the browser" in error and "pyapp convert" in error, error
     assert _load(page, "gentle-nucleus") == "zoo-gentle-nucleus", page.text_content("#zoo-message")
     out = page.evaluate(PREDICT, ["zoo-gentle-nucleus", {"data": x.ravel().tolist(), "shape": list(x.shape)}])
     np.testing.assert_allclose(np.asarray(out["data"]).reshape(out["shape"]), expected, atol=1e-4, rtol=0)
@@ -175,11 +179,16 @@ def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: 
     page.reload()
     page.wait_for_function(READY, timeout=BOOT_MS)
     _open_zoo(page)  # the collection URL is a saved setting; the list comes from the kept copy
-    assert page.evaluate("document.body.dataset.zoo") == "offline:3", page.text_content("#zoo-message")
+    assert page.evaluate("document.body.dataset.zoo") == "offline:4", page.text_content("#zoo-message")
     assert "offline" in page.text_content("#zoo-message")
     assert _load(page, "10.5281/zenodo.5764892") == "zoo-gentle-nucleus", page.text_content("#zoo-message")
     assert _load(page, "plain-nucleus") == "zoo-plain-nucleus", page.text_content("#zoo-message")
     for model in ("zoo-gentle-nucleus", "zoo-plain-nucleus"):
         out = page.evaluate(PREDICT, [model, {"data": x.ravel().tolist(), "shape": list(x.shape)}])
         np.testing.assert_allclose(np.asarray(out["data"]).reshape(out["shape"]), expected, atol=1e-4, rtol=0)
+
+    page.click("#zoo-forget")  # nothing kept any more: offline, the list cannot come back
+    page.wait_for_function("document.getElementById('zoo-message').textContent.startsWith('Forgotten')")
+    error = page.evaluate("window.pyapp.zoo.list().then(() => '', (e) => e.message)")
+    assert "download failed" in error and "without a network" in error, error
     browser.close()

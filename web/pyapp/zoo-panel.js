@@ -37,6 +37,8 @@ class ZooPanel {
     const refresh = el("button", { id: "zoo-refresh", type: "button", textContent: "Show models" });
     const loadKey = el("button", { id: "zoo-load-key", type: "button", textContent: "Load" });
     const close = el("button", { type: "button", className: "ghost", id: "zoo-close", textContent: "Close" });
+    const forget = el("button", { type: "button", className: "ghost", id: "zoo-forget",
+                                  textContent: "Forget downloaded models" });
     const field = (text, hint, input) => el("label", { className: "byom-field" }, [
       el("span", { textContent: text }), input, el("small", { textContent: hint })]);
     this.root = el("aside", { id: "zoo-panel", className: "byom-panel wide", ariaLabel: "Browse the zoo" }, [
@@ -56,9 +58,15 @@ class ZooPanel {
         field("Load by id or nickname", "The zoo's id (e.g. 10.5281/zenodo.5764892) or nickname.", this.key),
         el("div", { className: "row" }, [loadKey])]),
       this.message, this.cards,
+      el("section", {}, [el("p", { className: "hint", textContent: "Downloaded models, covers and the list are " +
+        "kept on this device for offline use." }), forget]),
     ]);
     document.body.append(this.root);
     close.addEventListener("click", () => this.toggle(false));
+    forget.addEventListener("click", () => this.guard(async () => {
+      await zoo.forget();
+      this.say("Forgotten: models load from the network again.", "ok");
+    }));
     refresh.addEventListener("click", () => this.guard(() => this.refresh()));
     for (const input of [this.text, this.tag, this.modality]) input.addEventListener("input", () => this.draw());
     loadKey.addEventListener("click", () => this.guard(() => this.load(this.key.value)));

@@ -5,6 +5,7 @@
 //   pyapp.zoo.search(models, {text, tag, modality}) -> the entries that match
 //   await pyapp.zoo.load(idOrNickname)      -> the app's model id ("zoo-<key>"), chosen in the Model menu
 //   await pyapp.zoo.cover(entry)            -> a blob: URL of its first cover image, or null
+//   await pyapp.zoo.forget()                -> drops the offline copies (list, covers, packages)
 // entry: {key, id, nickname, name, description, tags, modalities, covers, download_url, rdf_source, weights,
 //         runs: true | false | null (ONNX weights: yes, no, not listed)}.
 // The collection, covers and model packages are kept in Cache Storage under CACHE (not the service worker's
@@ -128,6 +129,10 @@ async function load(key) {
   } else {
     throw new Error(`${entry.name}: the collection gives neither download_url nor rdf_source`);
   }
+  if (source) {
+    const described = await pyapp.describe(source.slice().buffer);
+    if (described.cannot_run) throw new Error(`${entry.name} cannot run in the browser: ${described.cannot_run}`);
+  }
   const added = source ? pyapp.addModel({ id, name: `${entry.name} (zoo)`, description: entry.description,
                                           kind: "segmentation", zip: source }) : null;
   const value = added ? id : entry.rdf_source;
@@ -230,7 +235,14 @@ async function cover(entry) {
   }
 }
 
-const zoo = { list, search, load, cover, find, convertHint, collectionUrl, setCollectionUrl, DEFAULT_COLLECTION, CACHE };
+/** Drop everything kept for offline use (the list, covers, packages); returns whether there was anything. */
+async function forget() {
+  last = null;
+  return caches.delete(CACHE);
+}
+
+const zoo = { list, search, load, cover, find, forget, convertHint, collectionUrl, setCollectionUrl,
+              DEFAULT_COLLECTION, CACHE };
 pyapp.zoo = zoo;
 
 for (const [id, module] of [["zoo-btn", "./zoo-panel.js"], ["package-btn", "./package-form.js"]]) {
