@@ -163,7 +163,9 @@ def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: 
     page.select_option("#zoo-tag", "")
     page.wait_for_function("[...document.querySelectorAll('#zoo-cards img')].some((i) => i.src.startsWith('blob:') "
                            "&& i.complete && i.naturalWidth > 0)", timeout=30_000)
+    assert page.text_content("#zoo-message").startswith("4 models: 1 run here, 1 cannot run in the browser, 2 do")
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.getElementById('zoo-message').scrollIntoView({block: 'start'})")
     page.screenshot(path=str(SHOTS / "zoo-browser.png"))
 
     for key in ("tiny-torch", "mystery-net"):  # weights listed without ONNX; not listed, found out on loading

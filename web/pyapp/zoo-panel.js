@@ -115,8 +115,10 @@ class ZooPanel {
     };
     options(this.tag, this.models.flatMap((m) => m.tags), "any tag");
     options(this.modality, this.models.flatMap((m) => m.modalities), "any modality");
-    const runnable = this.models.filter((m) => m.runs !== false).length;
-    this.say(`${this.models.length} models, ${runnable} can run here` +
+    const count = (runs) => this.models.filter((m) => m.runs === runs).length;
+    const unknown = count(null);
+    this.say(`${this.models.length} models: ${count(true)} run here, ${count(false)} cannot run in the browser` +
+             (unknown ? `, ${unknown} do not list their weights` : "") +
              (listing.offline ? " (offline: the list kept from your last visit)" : "") + ".",
              listing.offline ? "warn" : "ok");
     log(`zoo: ${this.models.length} models from ${url}${listing.offline ? " (kept copy, offline)" : ""}`);

@@ -108,7 +108,7 @@ function find(key) {
 export function convertHint(entry) {
   const source = entry.download_url || entry.rdf_source || entry.key;
   return `download it (${source}) and convert it on a computer with Python: pip install 'pyapp[zoo]', then ` +
-         "pyapp convert MODEL.zip --to onnx -o model-onnx.zip; load model-onnx.zip here (Package → Use a package)";
+         "pyapp convert MODEL.zip --to onnx -o model-onnx.zip; load model-onnx.zip here (Package a model → Use a package)";
 }
 
 /** Load a zoo model into the app by id or nickname: fetched (or taken from the offline copy) and chosen. */
