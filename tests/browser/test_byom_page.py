@@ -163,6 +163,21 @@ def test_form_reads_the_network_and_builds_the_cli_package(page, inputs: Path, t
     page.click("#pkg-use")
     page.wait_for_function("document.body.dataset.model === 'pkg-tiny-blob-net'", timeout=60_000)
     assert page.evaluate("document.getElementById('model').selectedOptions[0].textContent") == "Tiny blob net"
+    # the model runs in the page as in CPython, tiled with its halo
+    import tifffile
+
+    from pyapp.runtime import ModelRunner
+    from pyapp.spec import load
+
+    image = tifffile.imread(inputs / "blobs.tif").astype(np.float32)
+    got = page.evaluate("""async (x) => {
+      const r = await window.pyapp.predict("pkg-tiny-blob-net", {data: new Float32Array(x), shape: [120, 100]},
+                                           {axes: "yx", tile: {y: 64, x: 48}});
+      return {shape: r.outputs[0].shape, data: Array.from(r.outputs[0].data)};
+    }""", image.ravel().tolist())
+    model = load(cli_zip)
+    want = ModelRunner(model).predict_sync({"raw": image[None, None]}, tile={"y": 64, "x": 48})["logits"]
+    np.testing.assert_allclose(np.asarray(got["data"]).reshape(got["shape"]), want, atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize(("selector", "value", "field", "words"), [
