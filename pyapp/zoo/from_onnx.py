@@ -13,18 +13,16 @@ a trainer exported the ONNX from) and extra metadata can be added, so training c
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import dataclasses
 import os
 import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +40,7 @@ from ._describe import (
 from .package import file_ref, npy_bytes, write_package
 
 __all__ = ["DEFAULT_CITE", "ExtraWeights", "Network", "PackageError", "build_from_onnx", "package_files", "parse_sizes",
-           "run_sync", "write_output"]
-
-T = TypeVar("T")
+           "write_output"]
 
 #: Cited when the user names no publication: the BioImage Model Zoo paper (the format the package follows).
 DEFAULT_CITE = {"text": "Ouyang et al. BioImage Model Zoo: a community-driven resource for accessible deep "
@@ -282,6 +278,8 @@ def build_from_onnx(
     """
     data = Path(onnx).read_bytes() if not isinstance(onnx, bytes | bytearray) else bytes(onnx)
     label = Path(onnx).name if not isinstance(onnx, bytes | bytearray) else "model.onnx"
+    from ..runtime import run_sync
+
     rdf, files = run_sync(package_files(
         data, label, open_onnxruntime(data, label), input_axes=input_axes, output_axes=output_axes, sample=sample,
         sample_axes=sample_axes, name=name, authors=authors, license=license, description=description, sizes=sizes,
@@ -289,16 +287,6 @@ def build_from_onnx(
         output_channels=output_channels, cite=cite, tags=tags, documentation=documentation,
         extra_weights=extra_weights, onnx_parent=onnx_parent, metadata=metadata))
     return write_output(Path(dest), rdf, files)
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end from synchronous code; on a helper thread where this thread's loop runs already."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 async def package_files(

@@ -108,7 +108,8 @@ async def _open_onnxruntime(data: bytes, label: str) -> Any:
 
 def cmd_package_onnx(args: argparse.Namespace) -> int:
     """Run ``pyapp package --onnx``; one line per problem, exit 1 on inconsistent input."""
-    from .from_onnx import PackageError, run_sync
+    from ..runtime import run_sync
+    from .from_onnx import PackageError
 
     try:
         dest = run_sync(package_from_arguments(args, _open_onnxruntime))
