@@ -180,8 +180,8 @@ class PackagePanel {
     this.network.textContent = `input “${this.info.input.name}”: ${dims(this.info.input.shape)} · output ` +
       `“${this.info.output.name}”: ${dims(this.info.output.shape)} · opset ${this.info.opset}`;
     const f = this.inputs;
-    if (!f.inputAxes.value) f.inputAxes.value = GUESS[this.info.input.shape.length] || "";
-    if (!f.outputAxes.value) f.outputAxes.value = GUESS[this.info.output.shape.length] || "";
+    f.inputAxes.value = GUESS[this.info.input.shape.length] || "";  // a new network: guess again
+    f.outputAxes.value = GUESS[this.info.output.shape.length] || "";
     this.drawSizes();
     this.say("Check the axes, then fill in the rest.", "ok");
     document.body.dataset.package = "inspected";
