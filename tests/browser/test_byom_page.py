@@ -7,6 +7,7 @@ The screenshots of docs/packaging.md are written here (docs/screenshots/package-
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import shutil
@@ -159,6 +160,13 @@ def test_form_reads_the_network_and_builds_the_cli_package(page, inputs: Path, t
                            "test", str(form_zip)], capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0 and "passed" in done.stdout, done.stdout + done.stderr
+    if importlib.util.find_spec("bioimageio.core") is None:
+        print("not checked: bioimageio test (bioimageio.core is not installed; the test extra has it)")
+    else:  # bioimage.io's reference test, in its own process (it runs its own event loop too)
+        ref = subprocess.run([sys.executable, "-c", "import sys; from bioimageio.core import test_model; "
+                              "print(test_model(sys.argv[1]).status)", str(form_zip)],
+                             capture_output=True, text=True, check=False)
+        assert ref.stdout.strip().splitlines()[-1:] == ["passed"], ref.stdout[-2000:] + ref.stderr[-2000:]
 
     page.click("#pkg-use")
     page.wait_for_function("document.body.dataset.model === 'pkg-tiny-blob-net'", timeout=60_000)
