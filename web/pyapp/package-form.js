@@ -136,6 +136,7 @@ class PackagePanel {
     ]);
     document.body.append(this.root);
     close.addEventListener("click", () => this.toggle(false));
+    this.root.addEventListener("keydown", (e) => { if (e.key === "Escape") this.toggle(false); });
     f.onnx.addEventListener("change", () => this.guard(() => this.inspect()));
     f.inputAxes.addEventListener("input", () => this.drawSizes());
     f.zip.addEventListener("change", () => this.guard(() => this.useZip()));

@@ -63,6 +63,7 @@ class ZooPanel {
     ]);
     document.body.append(this.root);
     close.addEventListener("click", () => this.toggle(false));
+    this.root.addEventListener("keydown", (e) => { if (e.key === "Escape") this.toggle(false); });
     forget.addEventListener("click", () => this.guard(async () => {
       await zoo.forget();
       this.say("Forgotten: models load from the network again.", "ok");
