@@ -21,6 +21,7 @@ from pathlib import Path
 
 import browser_inference as inference  # benchmarks/ is on sys.path when run as a script
 import numpy as np
+import plugin_arrays  # benchmarks/plugin_arrays.py: 64 MiB through two plugins vs structuredClone
 import startup  # benchmarks/startup.py (the script's folder is on sys.path): the start figures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,6 +123,7 @@ def main() -> int:
             inference.report_memory(inference.peak_memory(browser, site, model, data + "gold/test_input.npy",
                                                           data + "large.npy", shape, nbytes))
             browser.close()
+            arrays = list(plugin_arrays.measure(p, site, 64, args.repeat))
         site_server.shutdown()
         data_server.shutdown()
     print("\n".join(start.report()))
@@ -129,6 +131,7 @@ def main() -> int:
     print(f"session.run inside predict {in_worker:6.0f} ms   (the same call, in the model worker)")
     print(f"pyapp.predict 512²         {ours:7.0f} ms   tiling + bridge overhead {ours / in_worker - 1:+.1%} "
           f"(goal <= +10 %); vs the page's raw run {ours / raw - 1:+.1%}")
+    print("\n".join(plugin_arrays.report(arrays, 64, "plugin arrays")))
     return 0
 
 

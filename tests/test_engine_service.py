@@ -70,7 +70,7 @@ async def wait_for(check: Callable[[], Any], what: str, timeout: float = 240.0) 
         if result:
             return result
         await asyncio.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {getattr(check, 'seen', None)}")
 
 
 def test_short_job_end_to_end(engine: Engine, pairs: list[dict[str, Any]], tmp_path: Path) -> None:
@@ -157,10 +157,13 @@ def test_upload_over_the_cap_is_refused_and_nothing_stored(engine: Engine, dsb: 
 def test_two_workers_run_two_jobs_at_once(engine: Engine, pairs: list[dict[str, Any]]) -> None:
     async def main() -> set[str]:
         server, trainer = await trainer_for(engine.url, engine.mint("dave"))
-        jobs = [await trainer.start_training({**TINY, "steps": 100000, "seed": i}, pairs) for i in range(2)]
+        # no early stopping: both jobs must still be running when both are seen
+        config = {**TINY, "steps": 100000, "patience": 100000}
+        jobs = [await trainer.start_training({**config, "seed": i}, pairs) for i in range(2)]
 
         async def both_running() -> list[dict[str, Any]] | None:
             states = [await trainer.status(j) for j in jobs]
+            both_running.seen = [{k: s.get(k) for k in ("state", "step", "worker", "error")} for s in states]
             return states if all(s["state"] == "running" and s["step"] > 0 for s in states) else None
 
         states = await wait_for(both_running, "both jobs to run")

@@ -297,6 +297,31 @@ def test_callbacks_go_both_ways() -> None:
     run(main())
 
 
+def test_remote_function_passed_on_keeps_its_id() -> None:
+    """A hands B's own function to B: B gets its id back (no wrapper in A); an export wraps it as A's own."""
+    body = ECHO.replace("    async def ctx_sum", """    async def hand_on(self, other, x):
+        peer = await api.get_plugin(other)
+        return await peer.apply(peer.double, x)
+
+    async def ctx_sum""")
+
+    async def main() -> None:
+        host = FakeHost()
+        await host.load(plugin_source("A", body), "a.py")
+        await host.load(plugin_source("B", body), "b.py")
+        assert await host.call("A", "hand_on", "B", 21) == 42
+        targets = [m["target"] for s, m in host.messages if m["type"] == "call"]
+        assert not any(t.startswith("p1/") for t in targets), targets  # B called its own double, not A
+        runtime_a = host.by_name["A"]
+        b = unpack(host.exports["p2"], make_proxy=ref)
+        runtime_a.export({"twice": runtime_a.make_proxy(b["double"].fid, "double")})
+        exported = unpack(host.exports["p1"], make_proxy=ref)
+        assert exported["twice"].fid.startswith("p1/")
+        assert await host.call("A", "twice", 4) == 8
+
+    run(main())
+
+
 def test_imjoy_html_fixture_runs_unmodified() -> None:
     async def main() -> None:
         host = FakeHost()

@@ -5,7 +5,7 @@ the host (``web/pyapp/plugins.js``) through a *transport*: ``send(meta, header, 
 small JSON-able dict that routes the message and ``header``/``buffers`` are what :func:`pyapp.rpc.pack` made.
 The host calls :meth:`PluginRuntime.receive` with the same three parts. Nothing here imports Pyodide, so the
 whole protocol runs in CPython with an in-memory transport (``tests/test_plugin_api.py``);
-:func:`pyodide_transport` is the browser glue.
+:func:`pyapp.plugins.transport.pyodide_transport` is the browser glue.
 
 Messages (``meta["type"]``)::
 
@@ -18,7 +18,9 @@ Messages (``meta["type"]``)::
     both ways      reply   {id, ok}              value: the result, or an ``error`` when ``ok`` is false
 
 Every function a plugin sends (exported members, callbacks) is registered under an id that starts with the
-worker's session name, so the host routes a call to the worker that owns the function.
+worker's session name, so the host routes a call to the worker that owns the function. A remote function it
+received and passes on keeps its id (the receiver calls the owner directly; the host grants the id only when
+the sender may call it), except in ``api.export``, where it is wrapped as the plugin's own.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
-import json
 import sys
 import traceback
 import types
@@ -36,6 +37,7 @@ from typing import Any
 from ..rpc import Interface, RemoteError, pack, unpack
 from . import imjoy_shim
 from .manifest import Plugin, load_plugin
+from .transport import pyodide_transport
 
 __all__ = ["Api", "DotDict", "PluginRuntime", "Window", "pyodide_transport"]
 
@@ -62,6 +64,18 @@ def _loop() -> asyncio.AbstractEventLoop:
         return asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.get_event_loop()
+
+
+def _own(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func``, or for a remote function a local one that calls it (an export holds only the plugin's own)."""
+    if not isinstance(getattr(func, "_rpc_id", None), str):
+        return func
+
+    async def forward(*args: Any) -> Any:
+        return await func(*args)
+
+    forward.__name__ = getattr(func, "__name__", "remote")
+    return forward
 
 
 def _dotted(value: Any) -> Any:
@@ -98,7 +112,11 @@ class PluginRuntime:
     # ---- the codec's hooks -----------------------------------------------------------------------------------
 
     def register(self, func: Callable[..., Any]) -> str:
-        """An id for ``func`` that the peer can call (the same function always gets the same id)."""
+        """An id for ``func`` that the peer can call (the same function always gets the same id; a remote
+        function keeps its own)."""
+        remote_id = getattr(func, "_rpc_id", None)
+        if isinstance(remote_id, str):
+            return remote_id
         key = id(func)
         if key in self._ids and self._functions.get(self._ids[key]) is func:
             return self._ids[key]
@@ -199,6 +217,7 @@ class PluginRuntime:
             interface = Interface({k: v for k, v in obj.items() if callable(v) and not k.startswith("_")})
         else:
             interface = Interface.from_object(obj)
+        interface = Interface({name: _own(member) for name, member in interface.items()})
         self.exported = interface
         self.post({"type": "export"}, interface, root="export")
 
@@ -422,36 +441,3 @@ class Window:
 
     def __repr__(self) -> str:
         return f"Window(id={self.id!r}, type={self.type!r}, name={self.name!r})"
-
-
-def pyodide_transport(post: Any) -> tuple[Send, Callable[[PluginRuntime], Callable[[str, str, Any], None]]]:
-    """Browser glue (Pyodide only). ``post(meta_json, header_text, js_array_of_uint8arrays)`` is the worker's
-    JS function that calls ``postMessage`` with the buffers as transferables. Returns ``(send, receiver)``:
-    ``send`` is the runtime's transport, ``receiver(runtime)`` gives the function the worker calls with each
-    message from the host, ``receive(meta_json, header_text, js_array_of_arraybuffers)``."""
-    import numpy as np
-    from js import Uint8Array  # type: ignore[import-not-found]
-    from pyodide.ffi import to_js  # type: ignore[import-not-found]
-
-    def send(meta: dict[str, Any], header: bytes, buffers: list[memoryview]) -> None:
-        arrays = []
-        for view in buffers:
-            array = Uint8Array.new(view.nbytes)  # the one copy out of the wasm heap; then transferred
-            if view.nbytes:
-                array.assign(view if view.format == "B" and view.ndim == 1 else view.cast("B"))
-            arrays.append(array)
-        post(json.dumps(meta), header.decode(), to_js(arrays))
-
-    def receiver(runtime: PluginRuntime) -> Callable[[str, str, Any], None]:
-        def receive(meta_json: str, header: str, js_buffers: Any) -> None:
-            buffers = []
-            for buffer in js_buffers:
-                out = np.empty(buffer.byteLength, np.uint8)  # the one copy into the wasm heap
-                if buffer.byteLength:
-                    Uint8Array.new(buffer).assign_to(out)
-                buffers.append(memoryview(out))
-            runtime.receive(json.loads(meta_json), header.encode(), buffers)
-
-        return receive
-
-    return send, receiver

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from ..tiling import allocate_outputs, extract, plan_tiles, stitch
 from ._backend import Backend, create_backend
 
 Progress = Callable[[int, int, str], None]
+T = TypeVar("T")
 
 
 def _kwargs(step: object) -> dict:
@@ -107,9 +109,15 @@ class ModelRunner:
         """
         coro = self.predict(inputs, **kwargs)  # type: ignore[arg-type]
         del inputs  # the coroutine holds them, and lets them go once preprocessed
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coro)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, coro).result()
+        return run_sync(coro)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end from synchronous code; on a helper thread where this thread's loop runs already
+    (Jupyter, Playwright)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -61,12 +61,22 @@ async def _load_descr(source: Any) -> tuple[ModelDescr, str]:
         raise ValueError(f"{label}: a {model.type} description, not a model")
     entry = model.weights.get("onnx")
     if entry is None:
-        raise BackendError(f"{label}: the model has no ONNX weights (it has {', '.join(model.weights)})")
+        raise BackendError(no_onnx_message(model))
     if isinstance(source, str) and not data.startswith(b"PK\x03\x04"):
         name = entry.source.source
         url = name if is_url(name) else urljoin(source, package_path(name))  # checked before it is fetched
         model = replace(model, root=MemoryRoot({name: await fetch_bytes(url)}, label=source))
     return model, label
+
+
+def no_onnx_message(model: ModelDescr) -> str | None:
+    """What to tell the user about a model without ONNX weights (the browser runs only those), else None."""
+    if "onnx" in model.weights:
+        return None
+    have = ", ".join(model.weights) or "none"
+    return (f"{model.name!r} has no ONNX weights (it has {have}), and the browser runs ONNX only: convert it on a "
+            "computer with Python (pip install 'pyapp[zoo]'; pyapp convert MODEL --to onnx -o model-onnx.zip, "
+            "MODEL being its zip or folder), then load model-onnx.zip here")
 
 
 async def load_model(source: Any, ep: str = "auto") -> ModelRunner:
@@ -242,7 +252,9 @@ def describe(model: ModelDescr) -> dict[str, Any]:
     sample_file: the sample, else test, input's file).
 
     ``kind`` is ``"classifier"`` when an output has no space axes (e.g. batch × 1000 classes), else
-    ``"segmentation"``.
+    ``"segmentation"``; ``weights`` lists its weights formats, ``cannot_run`` says why the browser cannot run it
+    (no ONNX weights) and how to convert it, else is None; ``onnx_source`` is where the description says its
+    ONNX weights are (a path next to it, or a URL).
     """
     def tensor(t: Any) -> dict[str, Any]:
         return {"id": t.id, "dtype": t.data.type, "axes": [_axis_summary(a) for a in t.axes]}
@@ -250,7 +262,9 @@ def describe(model: ModelDescr) -> dict[str, Any]:
     outputs = [tensor(t) for t in model.outputs]
     spatial = any(a["type"] == "space" for t in outputs for a in t["axes"])
     return {"name": model.name, "description": model.description, "inputs": [tensor(t) for t in model.inputs],
-            "outputs": outputs, "kind": "segmentation" if spatial else "classifier", **_card(model)}
+            "outputs": outputs, "kind": "segmentation" if spatial else "classifier", **_card(model),
+            "weights": list(model.weights), "cannot_run": no_onnx_message(model),
+            "onnx_source": model.weights["onnx"].source.source if "onnx" in model.weights else None}
 
 
 async def describe_model(source: Any) -> Any:

@@ -143,12 +143,15 @@ class Shell(Inputs, Results):
         el("run").disabled = True
         try:
             raw = await wait(self.api.describe(model))
+            info = describe_js(self.api, raw)
+            if info.get("cannot_run"):  # no ONNX weights: say so (and how to convert) before a run fails
+                raise ValueError(info["cannot_run"])
         except Exception:
             el("model").value = self.model or ""
             self.update_run_button()
             raise
         self.clear_result()
-        self.model, self.info, self.info_js = model, describe_js(self.api, raw), raw
+        self.model, self.info, self.info_js = model, info, raw
         document.body.dataset.model = model
         described = f"{self.info['name']}: {self.info['description']}"
         el("model-info").textContent = entry["description"] if entry else described

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,19 +25,18 @@ class OnnxInfo:
     output_shape: tuple[int | None, ...]
     opset: int
 
-    def output_shape_for(self, data: bytes, x: np.ndarray) -> tuple[int, ...]:
-        """The output shape for the input ``x`` (the network runs once on it)."""
-        import onnxruntime as ort
 
-        from .from_onnx import PackageError
+@dataclass(frozen=True)
+class Network:
+    """An ONNX network opened by an onnxruntime: what it declares, and ``backend(model)``, a pyapp
+    :class:`~pyapp.runtime.Backend` that runs it for a description of it.
 
-        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        try:
-            (out,) = session.run([self.output_name], {self.input_name: x.astype(np.float32)})
-        except Exception as err:  # onnxruntime raises its own untyped errors for bad inputs
-            raise PackageError(f"--sample: the network fails on an input of shape {x.shape}: "
-                               f"{str(err).splitlines()[0][:200]}") from None
-        return tuple(out.shape)
+    :func:`open_onnxruntime` opens one in CPython; the model worker opens one with onnxruntime-web
+    (``pyapp.runtime.worker_package``), so the page builds packages with the same code as the CLI.
+    """
+
+    info: OnnxInfo
+    backend: Callable[[Any], Any]
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -81,8 +80,44 @@ def onnx_opset(data: bytes) -> int:
     raise ValueError("no default opset_import")
 
 
-def onnx_info(data: bytes, label: str) -> OnnxInfo:
-    """Names, shapes and opset of a one-input, one-output float32 ONNX network.
+def _type_name(kind: str) -> str:
+    """``'float32'`` for onnxruntime's ``'tensor(float)'`` and onnxruntime-web's ``'float32'``."""
+    return {"tensor(float)": "float32", "tensor(double)": "float64"}.get(kind, kind.removeprefix("tensor(")
+                                                                          .removesuffix(")"))
+
+
+def signature(inputs: Sequence[tuple[str, str, Sequence[Any]]], outputs: Sequence[tuple[str, str, Sequence[Any]]],
+              data: bytes, label: str) -> OnnxInfo:
+    """The :class:`OnnxInfo` of a network from its ``(name, type, shape)`` inputs and outputs as an onnxruntime
+    lists them (symbolic or unknown sizes as strings or None).
+
+    Raises
+    ------
+    PackageError
+        When the network has several inputs/outputs or a non-float input (naming ``--onnx``).
+    """
+    from .from_onnx import PackageError
+
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise PackageError(f"--onnx: {label} has {len(inputs)} inputs and {len(outputs)} outputs; pyapp package "
+                           "takes networks with one of each")
+    (in_name, in_type, in_shape), (out_name, _, out_shape) = inputs[0], outputs[0]
+    if _type_name(in_type) != "float32":
+        raise PackageError(f"--onnx: {label}: input {in_name!r} is {_type_name(in_type)}; pyapp package takes "
+                           "float32")
+    try:
+        opset = onnx_opset(data)
+    except (ValueError, IndexError) as err:
+        raise PackageError(f"--onnx: {label} is not a readable ONNX file: {err}") from None
+
+    def static(shape: Sequence[Any]) -> tuple[int | None, ...]:
+        return tuple(int(d) if isinstance(d, int | float) and d > 0 else None for d in shape)
+
+    return OnnxInfo(str(in_name), static(in_shape), str(out_name), static(out_shape), opset)
+
+
+def open_onnxruntime(data: bytes, label: str) -> Network:
+    """The network ``data`` opened with onnxruntime (CPython).
 
     Raises
     ------
@@ -91,24 +126,15 @@ def onnx_info(data: bytes, label: str) -> OnnxInfo:
     """
     import onnxruntime as ort
 
+    from ..runtime import create_backend
     from .from_onnx import PackageError
 
     try:
-        opset = onnx_opset(data)
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as err:  # protobuf/onnxruntime errors have no common type
         raise PackageError(f"--onnx: {label} is not a readable ONNX file: {str(err).splitlines()[0][:160]}") from None
-    ins, outs = session.get_inputs(), session.get_outputs()
-    if len(ins) != 1 or len(outs) != 1:
-        raise PackageError(f"--onnx: {label} has {len(ins)} inputs and {len(outs)} outputs; pyapp package takes "
-                           "networks with one of each")
-    if ins[0].type != "tensor(float)":
-        raise PackageError(f"--onnx: {label}: input {ins[0].name!r} is {ins[0].type}; pyapp package takes float32")
-
-    def static(shape: Sequence[Any]) -> tuple[int | None, ...]:
-        return tuple(d if isinstance(d, int) and d > 0 else None for d in shape)
-
-    return OnnxInfo(ins[0].name, static(ins[0].shape), outs[0].name, static(outs[0].shape), opset)
+    listed = [[(v.name, v.type, v.shape) for v in values] for values in (session.get_inputs(), session.get_outputs())]
+    return Network(signature(*listed, data, label), create_backend)
 
 
 def tensor_id_for(name: str, fallback: str) -> str:

@@ -28,9 +28,10 @@ import numpy as np
 
 from ._describe import (
     AXIS_KINDS,
+    Network,
     OnnxInfo,
     cover_png,
-    onnx_info,
+    open_onnxruntime,
     processing_steps,
     readme,
     tensor_id_for,
@@ -38,7 +39,8 @@ from ._describe import (
 )
 from .package import file_ref, npy_bytes, write_package
 
-__all__ = ["DEFAULT_CITE", "ExtraWeights", "PackageError", "build_from_onnx", "parse_sizes", "write_output"]
+__all__ = ["DEFAULT_CITE", "ExtraWeights", "Network", "PackageError", "build_from_onnx", "package_files", "parse_sizes",
+           "write_output"]
 
 #: Cited when the user names no publication: the BioImage Model Zoo paper (the format the package follows).
 DEFAULT_CITE = {"text": "Ouyang et al. BioImage Model Zoo: a community-driven resource for accessible deep "
@@ -276,7 +278,38 @@ def build_from_onnx(
     """
     data = Path(onnx).read_bytes() if not isinstance(onnx, bytes | bytearray) else bytes(onnx)
     label = Path(onnx).name if not isinstance(onnx, bytes | bytearray) else "model.onnx"
-    info = onnx_info(data, label)
+    from ..runtime import run_sync
+
+    rdf, files = run_sync(package_files(
+        data, label, open_onnxruntime(data, label), input_axes=input_axes, output_axes=output_axes, sample=sample,
+        sample_axes=sample_axes, name=name, authors=authors, license=license, description=description, sizes=sizes,
+        halo=halo, preprocess=preprocess, postprocess=postprocess, input_channels=input_channels,
+        output_channels=output_channels, cite=cite, tags=tags, documentation=documentation,
+        extra_weights=extra_weights, onnx_parent=onnx_parent, metadata=metadata))
+    return write_output(Path(dest), rdf, files)
+
+
+async def package_files(
+    data: bytes, label: str, network: Network, *, input_axes: str, output_axes: str,
+    sample: np.ndarray, sample_axes: str, name: str, authors: Sequence[str | Mapping[str, Any]], license: str,
+    description: str = "", sizes: Mapping[str, int | tuple[int, int]] | None = None, halo: int = 0,
+    preprocess: Sequence[str | Mapping[str, Any]] = (), postprocess: Sequence[str | Mapping[str, Any]] = (),
+    input_channels: Sequence[str] | None = None, output_channels: Sequence[str] | None = None,
+    cite: Sequence[Mapping[str, Any]] = (), tags: Sequence[str] = (), documentation: str | None = None,
+    extra_weights: Sequence[ExtraWeights] = (), onnx_parent: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The description and files of the package :func:`build_from_onnx` writes, for the network ``data``
+    (named ``label``) opened as ``network``; CPython and the page's model worker both build packages here.
+
+    The other parameters are :func:`build_from_onnx`'s.
+
+    Raises
+    ------
+    PackageError
+        For inconsistent input (message names the option), or when the network fails on the sample.
+    """
+    info = network.info
     in_letters = _axes_checked(input_axes, "--input-axes", len(info.input_shape))
     out_letters = _axes_checked(output_axes, "--output-axes", len(info.output_shape))
     if not 5 <= len(name.strip()) <= 128:
@@ -318,16 +351,21 @@ def build_from_onnx(
     except LayoutError as err:
         raise PackageError(f"--sample: {str(err).replace('pass --axes', 'pass --sample-axes')}") from None
     x = _crop(x, in_axes).astype(np.float32)
-    out_shape = info.output_shape_for(data, x)
+    files = {"weights.onnx": data}
+    backend = network.backend(_provisional(rdf, files))
+    try:
+        out_shape = tuple((await backend.run({in_id: x}))[out_id].shape)
+    except Exception as err:  # onnxruntime (-web) raises its own untyped errors for bad inputs
+        raise PackageError(f"--sample: the network fails on an input of shape {x.shape}: "
+                           f"{str(err).splitlines()[0][:200]}") from None
     rdf["outputs"][0]["axes"] = _output_axes(out_letters, in_letters, in_id, x.shape, out_shape, info, halo,
                                              output_channels)
     if post:
         rdf["outputs"][0]["postprocessing"] = post
-    files = {"weights.onnx": data}
     from ..runtime import BackendError, ModelRunner
 
     try:
-        y = ModelRunner(_provisional(rdf, files)).predict_sync({in_id: x})[out_id].astype(np.float32)
+        y = (await ModelRunner(_provisional(rdf, files), backend).predict({in_id: x}))[out_id].astype(np.float32)
     except (BackendError, RunError, ValueError) as err:
         raise PackageError(f"{label}: the network fails on the sample: {err}") from None
     files |= {"test_input.npy": npy_bytes(x), "test_output.npy": npy_bytes(y), "cover.png": cover_png(x, y),
@@ -349,7 +387,7 @@ def build_from_onnx(
     config["pyapp"] = {**config.get("pyapp", {}), "sample": "sample_input.tif"}
     rdf |= extra_meta | {"config": config}
     files["README.md"] = (documentation or readme(rdf, label, x.shape, y.shape)).encode()
-    return write_output(Path(dest), rdf, files)
+    return rdf, files
 
 
 def write_output(dest: Path, rdf: dict[str, Any], files: dict[str, bytes]) -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 PROCESSING_CHOICES = ("zero_mean_unit_variance", "scale_range", "sigmoid", "softmax")
 
@@ -49,30 +51,68 @@ def _names(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",")] if text else None
 
 
-def cmd_package_onnx(args: argparse.Namespace) -> int:
-    """Run ``pyapp package --onnx``; one line per problem, exit 1 on inconsistent input."""
+def package_arguments(args: argparse.Namespace) -> tuple[bytes, str, dict[str, Any]]:
+    """The ONNX bytes, their label and :func:`~pyapp.zoo.from_onnx.package_files`'s keywords for parsed
+    ``pyapp package --onnx`` options (files read from ``args.onnx`` and ``args.sample``).
+
+    Raises
+    ------
+    PackageError
+        Naming the option that is missing or wrong.
+    """
     from ..io import ImageError, read_image
-    from .from_onnx import PackageError, build_from_onnx, parse_sizes
+    from .from_onnx import PackageError, parse_sizes
 
     needed = {"--input-axes": args.input_axes, "--output-axes": args.output_axes, "--sample": args.sample,
               "--name": args.name, "--author": args.author, "--license": args.license}
     missing = [opt for opt, value in needed.items() if not value]
+    if missing:
+        raise PackageError(f"{missing[0]}: required with --onnx" + (
+            f" (also missing: {', '.join(missing[1:])})" if missing[1:] else ""))
+    if not Path(args.onnx).is_file():
+        raise PackageError(f"--onnx: {args.onnx}: no such file")
     try:
-        if missing:
-            raise PackageError(f"{missing[0]}: required with --onnx" + (
-                f" (also missing: {', '.join(missing[1:])})" if missing[1:] else ""))
-        if not Path(args.onnx).is_file():
-            raise PackageError(f"--onnx: {args.onnx}: no such file")
-        try:
-            image, axes = read_image(args.sample, axes=args.sample_axes)
-        except ImageError as err:
-            raise PackageError(f"--sample: {err}") from None
-        dest = build_from_onnx(
-            args.onnx, args.out, input_axes=args.input_axes, output_axes=args.output_axes, sample=image,
-            sample_axes=axes, name=args.name, authors=args.author, license=args.license,
-            description=args.description, sizes=parse_sizes(args.size, args.input_axes.lower()), halo=args.halo,
-            preprocess=args.preprocess, postprocess=args.postprocess, input_channels=_names(args.input_channels),
-            output_channels=_names(args.output_channels), cite=[_cite(c) for c in args.cite], tags=args.tag)
+        image, axes = read_image(args.sample, axes=args.sample_axes)
+    except ImageError as err:
+        raise PackageError(f"--sample: {err}") from None
+    return Path(args.onnx).read_bytes(), Path(args.onnx).name, {
+        "input_axes": args.input_axes, "output_axes": args.output_axes, "sample": image, "sample_axes": axes,
+        "name": args.name, "authors": args.author, "license": args.license, "description": args.description,
+        "sizes": parse_sizes(args.size, args.input_axes.lower()), "halo": args.halo, "preprocess": args.preprocess,
+        "postprocess": args.postprocess, "input_channels": _names(args.input_channels),
+        "output_channels": _names(args.output_channels), "cite": [_cite(c) for c in args.cite], "tags": args.tag}
+
+
+async def package_from_arguments(args: argparse.Namespace, open_network: Callable[[bytes, str], Awaitable[Any]]
+                                 ) -> Path:
+    """Write the package that ``pyapp package --onnx`` options describe to ``args.out``; the network is opened
+    by ``open_network(data, label)`` (onnxruntime here, onnxruntime-web in the page's model worker).
+
+    Raises
+    ------
+    PackageError
+        Naming the option that is missing or wrong; nothing is written then.
+    """
+    from .from_onnx import package_files, write_output
+
+    data, label, kwargs = package_arguments(args)
+    rdf, files = await package_files(data, label, await open_network(data, label), **kwargs)
+    return write_output(Path(args.out), rdf, files)
+
+
+async def _open_onnxruntime(data: bytes, label: str) -> Any:
+    from ._describe import open_onnxruntime
+
+    return open_onnxruntime(data, label)
+
+
+def cmd_package_onnx(args: argparse.Namespace) -> int:
+    """Run ``pyapp package --onnx``; one line per problem, exit 1 on inconsistent input."""
+    from ..runtime import run_sync
+    from .from_onnx import PackageError
+
+    try:
+        dest = run_sync(package_from_arguments(args, _open_onnxruntime))
     except PackageError as err:
         print(f"pyapp package: {err}")
         return 1

@@ -10,6 +10,9 @@
 //   await pyapp.encode(array, "tiff"|"png") -> {data: Uint8Array, mime} the bytes of a file (the page's downloads)
 //   await pyapp.cancel()                   -> {cancelled, restarted}: running predictions reject with "cancelled"
 //   pyapp.addModel({id, name, zip})        -> a model trained here, listed by models(), usable by id
+//   await pyapp.inspectOnnx(bytes, name)   -> {input: {name, shape}, output: {name, shape}, opset} (null: free size)
+//   await pyapp.packageOnnx({onnx, onnxName, sample, sampleName, argv}) -> {zip, cover, files}: the package of
+//     `pyapp package --onnx ONNX --sample SAMPLE ...argv` (zip and cover.png bytes, the zip's file names)
 //   await pyapp.camera.classify()          -> top-5 [{label, p}] of a camera frame (camera.js)
 // model: a bundled model id, or a URL of a bioimageio.yaml / rdf.yaml / zip (other origins need CORS), or zip
 // bytes; image: a URL of a .npy/.tif/.png/.jpg, or {data: TypedArray, shape, dtype}. opts: {ep, axes, tile,
@@ -164,8 +167,13 @@ async function encode(array, format) {
   return call("encode", { array: { data: array.data, shape: Array.from(array.shape), dtype: array.dtype }, format });
 }
 
+// The Package form (package-form.js): read a network's input/output, build a package as `pyapp package --onnx`.
+const inspectOnnx = (onnx, name) => call("inspect", { onnx: new Uint8Array(onnx), name });
+const packageOnnx = ({ onnx, onnxName, sample, sampleName, argv }) => call("package", {
+  onnx: new Uint8Array(onnx), onnxName, sample: new Uint8Array(sample), sampleName, argv: [...argv] });
+
 const ready = call("init");
 ready.then(() => performance.mark("pyapp:worker-ready"), () => {});
-window.pyapp = { ready, models, predict, cancel, describe, preview, evaluate, read, encode, addModel,
-                 bridge: { ...bridge } };
+window.pyapp = { ready, models, predict, cancel, describe, preview, evaluate, read, encode, addModel, inspectOnnx,
+                 packageOnnx, bridge: { ...bridge } };
 export default window.pyapp;

@@ -1,6 +1,7 @@
 // The model worker: boots Pyodide with our wheel, runs bioimage.io models through onnxruntime-web.
-// Messages in: {id, type: "init" | "predict" | "describe" | "preview" | "evaluate" | "read" | "encode", payload},
-// and {type: "cancel", payload: {target: id}}: that predict stops at its next tile and fails with "cancelled".
+// Messages in: {id, type: "init" | "predict" | "describe" | "preview" | "evaluate" | "read" | "encode" | "inspect" |
+// "package", payload} ("inspect"/"package": the Package form, pyapp/runtime/worker_package.py), and
+// {type: "cancel", payload: {target: id}}: that predict stops at its next tile and fails with "cancelled".
 // Out: {id, ok, result | error} and
 // {id, type: "progress", done, total, message}. Typed arrays travel as transferables, never as JSON.
 // The boot starts when this module runs (not on "init"), and onnxruntime-web loads alongside it.
@@ -35,6 +36,7 @@ async function chooseEps(pref) {
 }
 
 let service = null;
+let packaging = null;  // pyapp.runtime.worker_package, imported on the first "inspect"/"package"
 
 // The worker's packages load during loadPyodide, precompiled (.pyc, see pyodide-options.js); image readers
 // (tifffile, imageio + pillow) load on first use.
@@ -48,6 +50,7 @@ async function boot() {
   const t1 = performance.now();
   pyodide.registerJsModule("pyapp_js", { ort: await ortReady, chooseEps });
   service = pyodide.pyimport("pyapp.runtime.worker");
+  packaging = () => pyodide.pyimport("pyapp.runtime.worker_package");
   mark("imports");
   const t2 = performance.now();
   return { pyodide: pyodide.version, bootMs: t2 - t0, crossOriginIsolated: self.crossOriginIsolated,
@@ -86,6 +89,10 @@ async function handle(id, type, payload) {
   }
   if (type === "read") return await service.read_array(payload.image, payload.options || {});
   if (type === "encode") return await service.encode(payload.array, payload.format);  // file bytes (downloads)
+  if (type === "inspect") return await packaging().inspect_onnx(payload.onnx, payload.name);
+  if (type === "package") {
+    return await packaging().package_onnx(payload.onnx, payload.onnxName, payload.sample, payload.sampleName, payload.argv);
+  }
   throw new Error(`unknown request ${type}`);
 }
 
@@ -96,7 +103,9 @@ self.onmessage = async (event) => {
   if (type === "cancel") { cancelled.add(payload.target); return; }
   try {
     const result = await handle(id, type, payload);
-    const transfer = type === "predict" ? transferables(result) : ["preview", "read", "encode"].includes(type) ? [result.data.buffer] : [];
+    const transfer = type === "predict" ? transferables(result)
+      : ["preview", "read", "encode"].includes(type) ? [result.data.buffer]
+        : type === "package" ? [result.zip.buffer, result.cover.buffer] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
     self.postMessage({ id, ok: false, error: cancelled.has(id) ? "cancelled" : oneLine(err) });

@@ -8,6 +8,12 @@
 // Identity: a plugin's name is what the trusted parser read from its file before the worker started, bound to
 // that worker's record; messages never name their sender. A worker may call only its own functions and the
 // function ids it was handed (another plugin's exports via get_plugin, callbacks passed to it).
+// Arrays between plugins: when a worker is handed another plugin's function ids, the host gives both workers the
+// two ends of a MessageChannel of their own ({type: "peer", session, port}). A call or reply to that plugin then
+// sends its header here (checked and routed as any other, with the ticket) and its buffers straight to the peer
+// ({ticket, buffers} on the port, transferred): the plugins' frames share a renderer process, the page does not,
+// so the bytes skip two cross-process copies. The receiver takes buffers only for a ticket the host announced
+// with the sender's session; a message the host refuses gets {type: "drop", from, ticket} to the peer.
 import { CodecError, RemoteError, pack, unpack } from "./rpc-codec.js";
 import { createSandboxedWorker } from "./sandbox.js";
 import { GONE, HANDLERS, createServices } from "./plugin-services.js";
@@ -45,6 +51,7 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
   const configs = new Map();        // name -> {key: value}
   const hostFunctions = new Map();  // "host/fN" -> JS function (callbacks the page sent)
   const hostIds = new Map();
+  const peered = new Set();         // "pA|pB": the pairs of workers given a channel of their own
   const loading = new Set();
   const events = [];
   const handlers = {};
@@ -78,30 +85,69 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
     return remote;
   }
 
-  // Everything a record receives goes through here: the function ids in it become callable by that record.
-  function deliver(record, msg, transfer = []) {
+  // Two live plugin workers get a channel of their own for the buffers of their calls (see the top of the file).
+  function connect(record, other) {
+    if (!other || other === record || GONE.has(other.status) || GONE.has(record.status)) return;
+    const key = [record.session, other.session].sort().join("|");
+    if (peered.has(key)) return;
+    peered.add(key);
+    const channel = new MessageChannel();
+    record.worker.postMessage({ type: "peer", session: other.session, port: channel.port1 }, [channel.port1]);
+    other.worker.postMessage({ type: "peer", session: record.session, port: channel.port2 }, [channel.port2]);
+  }
+
+  // Everything a record receives goes through here: the function ids in it become callable by that record (only
+  // those the sending record may call itself: a plugin cannot hand on ids it guessed; `sender` null is the host),
+  // and the owners of those ids its peers (before the message, so that its port arrives first).
+  function deliver(record, msg, transfer = [], sender = null) {
     if (GONE.has(record.status)) return;
     if (typeof msg.header === "string" && record.granted.size < MAX_GRANTS) {
-      for (const id of methodIds(msg.header)) record.granted.add(id);
+      for (const id of methodIds(msg.header)) {
+        if (sender && !mayCall(sender, id)) continue;
+        record.granted.add(id);
+        connect(record, sessions.get(id.slice(0, id.indexOf("/"))));
+      }
     }
-    record.worker.postMessage(msg, transfer);
+    record.worker.postMessage(msg, [...new Set(transfer)]);
+  }
+
+  // A message whose buffers went straight to a peer: {ticket, to}; null for one that carries its buffers.
+  function ticketOf(msg) {
+    return Number.isSafeInteger(msg.ticket) && typeof msg.to === "string" ? { ticket: msg.ticket, to: msg.to } : null;
+  }
+
+  // The peer that holds buffers of a message the host refused lets them go.
+  function drop(sender, direct) {
+    const peer = direct && sessions.get(direct.to);
+    if (peer && peer !== sender && !GONE.has(peer.status)) {
+      peer.worker.postMessage({ type: "drop", from: sender.session, ticket: direct.ticket });
+    }
   }
 
   function mayCall(record, id) {
     return typeof id === "string" && (id.startsWith(`${record.session}/`) || record.granted.has(id));
   }
 
-  // Send {type: "call"} to the worker owning `id`; resolves with the raw reply {ok, header, buffers}.
-  function routeCall(id, header, buffers) {
+  // Send {type: "call"} to the worker owning `id`; resolves with the raw reply {ok, header, buffers, sender[,
+  // ticket, from]} (sender: the record that replied, none for a reply the host made). `caller` is the calling
+  // record (null: the page); `direct` the ticket of the buffers it sent straight to the owner.
+  function routeCall(id, header, buffers, caller = null, direct = null) {
     const record = sessions.get(id.slice(0, id.indexOf("/")));
     if (!record || GONE.has(record.status)) {
       const who = record ? `plugin ${JSON.stringify(record.name)} was ${record.status}` : `no plugin owns ${id}`;
+      drop(caller, direct);
       return Promise.resolve({ ok: false, ...errorReply(gone(who)) });
+    }
+    if (direct && direct.to !== record.session) {
+      drop(caller, direct);
+      const err = new CodecError(`the call's buffers went to ${direct.to}, not to the owner of ${id}`);
+      return Promise.resolve({ ok: false, ...errorReply(err) });
     }
     return new Promise((resolve) => {
       const rid = ++seq;
-      record.pending.set(rid, resolve);
-      deliver(record, { type: "call", id: rid, target: id, header, buffers }, buffers);
+      record.pending.set(rid, { resolve, caller: caller ? caller.session : "host" });
+      const msg = { type: "call", id: rid, target: id, header, buffers, from: caller ? caller.session : "host" };
+      deliver(record, direct ? { ...msg, buffers: [], ticket: direct.ticket } : msg, direct ? [] : buffers, caller);
     });
   }
 
@@ -161,24 +207,48 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
 
   function onMessage(record, msg) {
     if (!msg || typeof msg !== "object" || GONE.has(record.status)) return;
+    const direct = ticketOf(msg);
     if (msg.type === "reply") {
-      const resolve = record.pending.get(msg.id);
-      if (!resolve) return;
+      const entry = record.pending.get(msg.id);
+      if (!entry) {
+        drop(record, direct);
+        return;
+      }
       record.pending.delete(msg.id);
-      resolve({ ok: !!msg.ok, header: String(msg.header), buffers: Array.isArray(msg.buffers) ? msg.buffers : [] });
+      if (direct && (direct.to !== entry.caller || entry.caller === "host")) {
+        drop(record, direct);
+        const err = new CodecError(`the reply's buffers went to ${direct.to}, not to the caller`);
+        entry.resolve({ ok: false, ...errorReply(err) });
+      } else if (direct) {
+        entry.resolve({ ok: !!msg.ok, header: String(msg.header), buffers: [], sender: record, ticket: direct.ticket,
+                        from: record.session });
+      } else {
+        entry.resolve({ ok: !!msg.ok, header: String(msg.header), buffers: Array.isArray(msg.buffers) ? msg.buffers : [],
+                        sender: record });
+      }
     } else if (msg.type === "call") {
       const id = msg.target;
       if (!mayCall(record, id)) {
+        drop(record, direct);
         const err = Object.assign(new Error(`plugin ${JSON.stringify(record.name)} may not call ${JSON.stringify(String(id))}: ` +
           "only what another plugin exported or handed to it"), { name: "PermissionError" });
         replyValue(record, msg.id, false, err);
       } else if (hostFunctions.has(id)) {
+        if (direct) {
+          drop(record, direct);
+          replyValue(record, msg.id, false, new CodecError(`the call's buffers went to ${direct.to}, not to the page`));
+          return;
+        }
         Promise.resolve()
           .then(() => hostFunctions.get(id)(...decodeFrom(record, msg)))
           .then((v) => replyValue(record, msg.id, true, v), (err) => replyValue(record, msg.id, false, err));
       } else {
-        routeCall(id, String(msg.header), Array.isArray(msg.buffers) ? msg.buffers : [])
-          .then((r) => deliver(record, { type: "reply", id: msg.id, ok: r.ok, header: r.header, buffers: r.buffers }, r.buffers));
+        routeCall(id, String(msg.header), direct || !Array.isArray(msg.buffers) ? [] : msg.buffers, record, direct)
+          .then((r) => {
+            const reply = { type: "reply", id: msg.id, ok: r.ok, header: r.header, buffers: r.buffers };
+            deliver(record, r.ticket === undefined ? reply : { ...reply, ticket: r.ticket, from: r.from }, r.buffers,
+                    r.sender || null);
+          });
       }
     } else if (msg.type === "api") {
       Promise.resolve()
@@ -223,8 +293,16 @@ export function createPluginHost({ target = typeof window !== "undefined" ? wind
     record.status = status;
     record.worker.terminate();
     const packed = errorReply(gone(reason));
-    for (const resolve of record.pending.values()) resolve({ ok: false, header: packed.header, buffers: [] });
+    for (const { resolve } of record.pending.values()) resolve({ ok: false, header: packed.header, buffers: [] });
     record.pending.clear();
+    // its peers let go of its channel (and of buffers it sent that no header claimed)
+    for (const key of [...peered]) {
+      const [a, b] = key.split("|");
+      if (a !== record.session && b !== record.session) continue;
+      peered.delete(key);
+      const other = sessions.get(a === record.session ? b : a);
+      if (other && !GONE.has(other.status)) other.worker.postMessage({ type: "unpeer", session: record.session });
+    }
     if (wasLoading) record.startFailed(gone(reason));
     api.dropOwner(record);
     return true;

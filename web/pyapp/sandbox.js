@@ -9,7 +9,8 @@
 //   w.postMessage(msg, transfer); w.onmessage = (event) => ...; w.onerror = (event) => ...; w.terminate();
 //
 // The object behaves like a Worker for the plugin host. Messages travel frame <-> page over a MessageChannel;
-// the frame only relays (buffers transferred). A worker's {type: "fetch", id, url} is answered here with
+// the frame only relays (buffers transferred; a message's `port`, the host's channel to another plugin's worker,
+// too). A worker's {type: "fetch", id, url} is answered here with
 // {type: "fetched", id, ok, status, body, contentType | error}: only GET of files under `<site>/pyodide/`.
 
 const FRAME_SCRIPT = `(() => {
@@ -19,6 +20,7 @@ const FRAME_SCRIPT = `(() => {
     const out = new Set();
     if (m && Array.isArray(m.buffers)) for (const b of m.buffers) if (b instanceof ArrayBuffer) out.add(b);
     if (m && m.body instanceof ArrayBuffer) out.add(m.body);
+    if (m && m.port instanceof MessagePort) out.add(m.port);
     return [...out];
   };
   // what the plugin's worker does wrong stays in the sandbox (the host hears of a crash through the port)
