@@ -3,6 +3,7 @@
 //   const ok = await askConsent({host, socket, items: [{image, mask, shape, bytes}], bytes});
 // Scripts and tests may confirm programmatically with options.consent = (summary) => true | false: they get
 // the same summary the dialog shows, and the dialog's wording is the same summary's text (summaryLines).
+import { el } from "./page-dom.js";
 
 export function formatBytes(n) {
   if (n < 1024) return `${n} B`;
@@ -19,12 +20,6 @@ export function summaryLines(summary) {
     lines.push(`${item.image} + mask ${item.mask} · ${item.shape.join("×")} · ${formatBytes(item.bytes)}`);
   }
   return lines;
-}
-
-function el(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  for (const child of children) node.append(child);
-  return node;
 }
 
 /** Show the dialog; resolves true only when the user presses "Send to <host>". */

@@ -7,14 +7,9 @@ import { DEFAULT_ENGINE } from "./engine-client.js";
 import { drawCurves, drawSample, toPoints } from "./engine-chart.js";
 import { formatBytes } from "./engine-consent.js";
 import { normalizePairs } from "./engine-data.js";
+import { el } from "./page-dom.js";
 
 let panel = null;
-
-function el(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  for (const child of children) node.append(child);
-  return node;
-}
 
 /** Seconds as words: "about 2 min left". */
 export function etaText(seconds) {

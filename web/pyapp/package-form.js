@@ -7,6 +7,7 @@
 // "inspected", "built", "used:<model id>" or "error".
 import pyapp from "./app.js";
 import { chooseInApp } from "./zoo.js";
+import { el, log } from "./page-dom.js";
 
 let panel = null;
 const PROCESSING = {
@@ -28,20 +29,6 @@ const FIELDS = {
 };
 const LICENSES = ["MIT", "BSD-3-Clause", "Apache-2.0", "CC-BY-4.0", "CC0-1.0", "GPL-3.0-only"];
 const GUESS = { 2: "bc", 3: "byx", 4: "bcyx", 5: "bczyx" };
-
-function el(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function log(text) {
-  const pre = document.getElementById("log");
-  if (pre) {
-    pre.textContent += `${new Date().toTimeString().slice(0, 8)}  ${text}\n`;
-    pre.scrollTop = pre.scrollHeight;
-  }
-}
 
 /** A builder error ("--halo: 16 leaves …") in the form's words ("Halo: 16 leaves …") and the field it names. */
 export function fieldError(message) {

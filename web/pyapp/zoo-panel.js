@@ -3,23 +3,10 @@
 // zoo.js; every action goes through window.pyapp.zoo. document.body.dataset.zoo tells tests what happened:
 // "listed:<n>", "offline:<n>", "loaded:<model id>" or "error".
 import zoo from "./zoo.js";
+import { el, log } from "./page-dom.js";
 
 const PAGE = 48;  // cards drawn at once (covers are fetched for these only)
 let panel = null;
-
-function el(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function log(text) {
-  const pre = document.getElementById("log");
-  if (pre) {
-    pre.textContent += `${new Date().toTimeString().slice(0, 8)}  ${text}\n`;
-    pre.scrollTop = pre.scrollHeight;
-  }
-}
 
 class ZooPanel {
   constructor() {
