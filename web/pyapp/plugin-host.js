@@ -14,7 +14,7 @@
 // ({ticket, buffers} on the port, transferred): the plugins' frames share a renderer process, the page does not,
 // so the bytes skip two cross-process copies. The receiver takes buffers only for a ticket the host announced
 // with the sender's session; a message the host refuses gets {type: "drop", from, ticket} to the peer.
-import { CodecError, RemoteError, pack, unpack } from "./rpc-codec.js";
+import { CodecError, RemoteError, methodIds, pack, unpack } from "./rpc-codec.js";
 import { createSandboxedWorker } from "./sandbox.js";
 import { GONE, HANDLERS, createServices } from "./plugin-services.js";
 
@@ -24,25 +24,6 @@ const MAX_GRANTS = 100_000;
 
 const errorReply = (err) => pack(err instanceof Error ? err : new Error(String(err)));
 const gone = (message) => Object.assign(new Error(message), { name: "PluginGone" });
-
-/** Function ids in a codec header (methods and interface members): what the receiver may call afterwards. */
-export function methodIds(header) {
-  const ids = [];
-  let data;
-  try {
-    data = JSON.parse(header).data;
-  } catch {
-    return ids;
-  }
-  const stack = [data];
-  while (stack.length) {
-    const d = stack.pop();
-    if (d === null || typeof d !== "object") continue;
-    if (d._rtype === "method" && typeof d._rvalue === "string") ids.push(d._rvalue);
-    for (const v of Array.isArray(d) ? d : Object.values(d)) if (v !== null && typeof v === "object") stack.push(v);
-  }
-  return ids;
-}
 
 /** A plugin host: loads plugins into sandboxed workers, routes calls between them and the page. */
 export function createPluginHost({ target = typeof window !== "undefined" ? window : null, sandbox = createSandboxedWorker } = {}) {

@@ -278,3 +278,22 @@ export function unpack(header, buffers = [], options = {}) {
   if (message.n !== buffers.length) throw new CodecError(`header announces ${message.n} buffers, got ${buffers.length}`);
   return decode(message.data, buffers, { ...options, root: "message" });
 }
+
+/** Function ids in a codec header (methods and interface members): what the receiver may call afterwards. */
+export function methodIds(header) {
+  const ids = [];
+  let data;
+  try {
+    data = JSON.parse(header).data;
+  } catch {
+    return ids;
+  }
+  const stack = [data];
+  while (stack.length) {
+    const d = stack.pop();
+    if (d === null || typeof d !== "object") continue;
+    if (d._rtype === "method" && typeof d._rvalue === "string") ids.push(d._rvalue);
+    for (const v of Array.isArray(d) ? d : Object.values(d)) if (v !== null && typeof v === "object") stack.push(v);
+  }
+  return ids;
+}
