@@ -1,7 +1,9 @@
 """Pre- and post-processing ops with bioimage.io 0.5 semantics, in pure numpy.
 
 ``apply_processing(array, steps, axes=...)`` applies a tensor's ``preprocessing`` or ``postprocessing``
-steps (:class:`pyapp.spec.model.Processing`, op ids and kwargs of the 0.5 spec) to a whole sample tensor.
+steps (:class:`pyapp.spec.model.Processing`, op ids and kwargs of the 0.5 spec) to a whole sample tensor;
+``plan_blockwise(shape, steps, axes=..., array=...)`` fixes their statistics from the whole tensor and returns
+a callable that processes one block at a time with the same result (None where that cannot be done).
 
 Supported op ids: ``binarize``, ``clip``, ``ensure_dtype``, ``fixed_zero_mean_unit_variance``,
 ``scale_linear``, ``scale_mean_variance``, ``scale_range``, ``sigmoid``, ``softmax``,
@@ -40,17 +42,20 @@ from typing import Any, Literal
 import numpy as np
 
 from ..spec.model import Processing
+from ._blockwise import BlockProcessing, plan_blockwise
 from ._common import Context, ProcessingError, UnsupportedOpError, supported_float_type
 from ._ops import OPS
 from ._stats import dataset_statistics, percentile_key
 
 __all__ = [
     "SUPPORTED_OPS",
+    "BlockProcessing",
     "ProcessingError",
     "UnsupportedOpError",
     "apply_processing",
     "dataset_statistics",
     "percentile_key",
+    "plan_blockwise",
     "supported_float_type",
 ]
 

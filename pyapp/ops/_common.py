@@ -26,6 +26,26 @@ class UnsupportedOpError(ProcessingError):
     """A processing step names an op id this package does not implement."""
 
 
+class WholeTensorNeeded(Exception):
+    """A step needs statistics of a tensor that is not at hand as a whole (raised while planning blockwise)."""
+
+
+def crop(value: Any, region: tuple[slice, ...] | None) -> Any:
+    """The part of keepdims statistics (arrays, or tuples/dicts of them) that lies in ``region``.
+
+    Axes of size 1 broadcast and stay; other axes are sliced. Numbers pass unchanged.
+    """
+    if region is None:
+        return value
+    if isinstance(value, tuple | list):
+        return type(value)(crop(v, region) for v in value)
+    if isinstance(value, dict):
+        return {k: crop(v, region) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.ndim == len(region):
+        return value[tuple(r if n != 1 else slice(None) for r, n in zip(region, value.shape, strict=True))]
+    return value
+
+
 def supported_float_type(dtype: np.dtype[Any] | type | str) -> np.dtype[Any]:
     """Return the float type ops compute in for an input of ``dtype``.
 
@@ -63,6 +83,12 @@ class Context:
     """True when the current array is a buffer this call allocated, so ops may write into it."""
     unprocessed: np.ndarray | None = None
     """The tensor before any step, when statistics are to be taken from it rather than from each step's input."""
+    fixed: Any = None
+    """The current step's statistics, fixed beforehand from the whole tensor (blockwise processing), or None."""
+    region: tuple[slice, ...] | None = None
+    """Where the array being processed lies in the whole tensor (blockwise processing), or None."""
+    shape: tuple[int, ...] | None = None
+    """The whole tensor's shape when the array is one block of it (blockwise processing), or None."""
 
     def error(self, message: str) -> ProcessingError:
         """A ProcessingError whose message starts with the tensor and op ids."""
@@ -72,6 +98,10 @@ class Context:
         """The ``out=`` buffer for a float result of ``x`` (``x`` itself when writable) and the float type."""
         ft = supported_float_type(x.dtype)
         return (x if self.owned and x.dtype == ft else None), ft
+
+    def statistics(self, compute: Any, x: np.ndarray, kwargs: Mapping[str, Any]) -> Any:
+        """The current step's statistics: the fixed ones if any, else ``compute(x, kwargs, self)``."""
+        return compute(x, kwargs, self) if self.fixed is None else self.fixed
 
     def require(self, kwargs: Mapping[str, Any], name: str) -> Any:
         """The kwarg ``name``; a ProcessingError when it is missing or None."""
@@ -111,6 +141,8 @@ def along_axis(values: Any, axis_id: str, shape: Sequence[int], ctx: Context, na
     """``values`` (a number or a list) as a float64 array that broadcasts along ``axis_id`` of the tensor."""
     idx = axis_index(ctx.axes, axis_id, ctx, "kwargs axis")
     arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if ctx.shape is not None:  # one block of a whole tensor: the values are along the whole axis
+        shape = ctx.shape
     if arr.size not in (1, shape[idx]):
         raise ctx.error(
             f"kwarg {name!r} has {arr.size} values but axis {axis_id!r} has size {shape[idx]} "
@@ -118,7 +150,7 @@ def along_axis(values: Any, axis_id: str, shape: Sequence[int], ctx: Context, na
         )
     bshape = [1] * len(shape)
     bshape[idx] = arr.size
-    return arr.reshape(bshape)
+    return crop(arr.reshape(bshape), ctx.region)
 
 
 def scalar_or_axis(

@@ -34,8 +34,8 @@ def binarize(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarr
     return np.greater(x, thr)
 
 
-def clip(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
-    """Limit values to [min, max]; either bound may be a percentile over kwarg ``axes``."""
+def _clip_bounds(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    """clip's ``{"min": ..., "max": ...}`` (either may be absent): numbers, or percentiles of ``x``."""
     bounds: dict[str, Any] = {}
     percentiles: dict[str, float] = {}
     for side in ("min", "max"):
@@ -66,6 +66,12 @@ def clip(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
             method="linear" if dataset else "inverted_cdf",
         )
         bounds.update(zip(percentiles, values, strict=True))
+    return bounds
+
+
+def clip(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
+    """Limit values to [min, max]; either bound may be a percentile over kwarg ``axes``."""
+    bounds = ctx.statistics(_clip_bounds, x, kwargs)
     out, ft = ctx.work_out(x)
     lo, hi = bounds.get("min"), bounds.get("max")
     if lo is not None and hi is not None:
@@ -133,8 +139,8 @@ def scale_linear(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.n
     return np.add(out, offset, out=out, dtype=ft)
 
 
-def scale_range(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
-    """``(x - p_min) / (p_max - p_min + eps)`` with percentiles over ``axes`` (of ``reference_tensor``)."""
+def _range_stats(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> tuple[Any, Any]:
+    """scale_range's lower percentile and ``p_max - p_min + eps``."""
     p_lo = float(kwargs.get("min_percentile", 0.0) or 0.0)
     p_hi = kwargs.get("max_percentile", 100.0)
     p_hi = 100.0 if p_hi is None else float(p_hi)
@@ -151,19 +157,28 @@ def scale_range(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.nd
         use_dataset=dataset_mode(kw_axes),
         method="linear",
     )
-    denom = hi - lo
-    denom += eps
+    return lo, (hi - lo) + eps
+
+
+def scale_range(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
+    """``(x - p_min) / (p_max - p_min + eps)`` with percentiles over ``axes`` (of ``reference_tensor``)."""
+    lo, denom = ctx.statistics(_range_stats, x, kwargs)
     out, ft = ctx.work_out(x)
     out = np.subtract(x, lo, out=out, dtype=ft)
     return np.divide(out, denom, out=out, dtype=ft)
 
 
-def zero_mean_unit_variance(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
-    """``(x - mean) / (std + eps)`` with mean/std over kwarg ``axes`` (all axes if None)."""
+def _zmuv_stats(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> tuple[Any, Any]:
+    """zero_mean_unit_variance's mean and ``std + eps``."""
     eps = _eps(kwargs, ctx)
     kw_axes = kwargs.get("axes")
     mean, std = get_mean_std(x, kw_axes, None, ctx, use_dataset=dataset_mode(kw_axes))
-    std = std + eps
+    return mean, std + eps
+
+
+def zero_mean_unit_variance(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
+    """``(x - mean) / (std + eps)`` with mean/std over kwarg ``axes`` (all axes if None)."""
+    mean, std = ctx.statistics(_zmuv_stats, x, kwargs)
     out, ft = ctx.work_out(x)
     out = np.subtract(x, mean, out=out, dtype=ft)
     return np.divide(out, std, out=out, dtype=ft)
@@ -179,8 +194,8 @@ def fixed_zero_mean_unit_variance(x: np.ndarray, kwargs: Mapping[str, Any], ctx:
     return np.divide(out, std, out=out, dtype=ft)
 
 
-def scale_mean_variance(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
-    """``(x - mean) / (std + eps) * (ref_std + eps) + ref_mean`` matching ``reference_tensor``."""
+def _mean_variance_stats(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> tuple[Any, Any, Any]:
+    """scale_mean_variance's mean, factor ``(ref_std + eps) / (std + eps)`` and reference mean."""
     ref = ctx.require(kwargs, "reference_tensor")
     eps = _eps(kwargs, ctx)
     kw_axes = kwargs.get("axes")
@@ -188,7 +203,12 @@ def scale_mean_variance(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) 
     use_dataset = kw_axes is not None and dataset_mode(kw_axes)
     mean, std = get_mean_std(x, kw_axes, None, ctx, use_dataset=use_dataset)
     ref_mean, ref_std = get_mean_std(x, kw_axes, ref, ctx, use_dataset=use_dataset)
-    factor = (ref_std + eps) / (std + eps)
+    return mean, (ref_std + eps) / (std + eps), ref_mean
+
+
+def scale_mean_variance(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarray:
+    """``(x - mean) / (std + eps) * (ref_std + eps) + ref_mean`` matching ``reference_tensor``."""
+    mean, factor, ref_mean = ctx.statistics(_mean_variance_stats, x, kwargs)
     out, ft = ctx.work_out(x)
     out = np.subtract(x, mean, out=out, dtype=ft)
     out = np.multiply(out, factor, out=out, dtype=ft)
@@ -216,6 +236,15 @@ def softmax(x: np.ndarray, kwargs: Mapping[str, Any], ctx: Context) -> np.ndarra
     out /= np.sum(out, axis=idx, keepdims=True)
     return out
 
+
+#: Op id -> the statistics function of the ops that take statistics of a tensor (or validate kwargs that
+#: way); the op uses ``ctx.statistics(function, x, kwargs)``, so blockwise processing can fix them beforehand.
+STATISTICS: dict[str, Callable[[np.ndarray, Mapping[str, Any], Context], Any]] = {
+    "clip": _clip_bounds,
+    "scale_mean_variance": _mean_variance_stats,
+    "scale_range": _range_stats,
+    "zero_mean_unit_variance": _zmuv_stats,
+}
 
 #: Op id -> implementation, for the op ids of the bioimage.io 0.5 spec this package supports.
 OPS: dict[str, OpFunc] = {

@@ -6,14 +6,17 @@ so they broadcast against the tensor being processed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ._common import BATCH, Context, reduce_axes, supported_float_type
+from ._common import BATCH, Context, WholeTensorNeeded, crop, reduce_axes, supported_float_type
 
 _F64 = np.float64
+#: Elements per chunk when the standard deviation is accumulated chunk by chunk (1 MiB of float32).
+_CHUNK = 1 << 18
 
 
 def percentile_key(percentile: float) -> str:
@@ -36,7 +39,10 @@ def dataset_mode(kw_axes: Any) -> bool:
 def stats_source(x: np.ndarray, ref_id: str | None, ctx: Context) -> tuple[np.ndarray, tuple[str, ...], str]:
     """The array (and its axes and tensor id) statistics are taken from: ``x`` or the reference tensor."""
     if ref_id is None or (ref_id == ctx.tensor_id and ref_id not in ctx.sample):
-        return (x if ctx.unprocessed is None else ctx.unprocessed), ctx.axes, ctx.tensor_id
+        own = x if ctx.unprocessed is None else ctx.unprocessed
+        if own is None:
+            raise WholeTensorNeeded(ctx.tensor_id)
+        return own, ctx.axes, ctx.tensor_id
     try:
         arr, axes = ctx.sample[ref_id]
     except KeyError:
@@ -71,11 +77,31 @@ def align(stat: np.ndarray, src_axes: Sequence[str], ctx: Context) -> np.ndarray
 
 
 def mean_std(arr: np.ndarray, red: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and (population, ddof=0) standard deviation over ``red``, accumulated in float64."""
+    """Mean and (population, ddof=0) standard deviation over ``red``, accumulated in float64.
+
+    The squared deviations are computed in the float type of ``arr`` (:func:`supported_float_type`), chunk by
+    chunk along the longest axis, so no float copy of the whole array is made.
+    """
     mean = np.mean(arr, axis=red, dtype=_F64, keepdims=True)
-    centred = np.subtract(arr, mean, dtype=supported_float_type(arr.dtype))
-    np.square(centred, out=centred)
-    var = np.mean(centred, axis=red, dtype=_F64, keepdims=True)
+    ft = supported_float_type(arr.dtype)
+    if arr.size == 0:
+        return mean, np.sqrt(mean)  # NaN, as np.mean of nothing
+    axis = int(np.argmax(arr.shape))
+    rows = max(1, _CHUNK // max(1, arr.size // arr.shape[axis]))
+    sums = np.zeros(mean.shape, _F64)
+    for start in range(0, arr.shape[axis], rows):
+        part = [slice(None)] * arr.ndim
+        part[axis] = slice(start, start + rows)
+        index = tuple(part)
+        centred = np.subtract(arr[index], crop(mean, index), dtype=ft)
+        np.square(centred, out=centred)
+        partial = np.sum(centred, axis=red, dtype=_F64, keepdims=True)
+        del centred  # before the next chunk's is allocated
+        if axis in red:
+            sums += partial
+        else:
+            sums[index] = partial
+    var = sums / math.prod(arr.shape[i] for i in red)
     return mean, np.sqrt(var, out=var)
 
 
