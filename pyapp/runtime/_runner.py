@@ -1,4 +1,8 @@
-"""ModelRunner: whole-image preprocessing -> tiles -> backend -> stitched outputs -> postprocessing."""
+"""ModelRunner: statistics of the whole image, then per block: preprocessing -> backend -> postprocessing -> stitch.
+
+Steps whose statistics cannot be fixed from the unprocessed image (see ``pyapp.ops.plan_blockwise``) run on the
+whole image instead, before (inputs) or after (outputs) the blocks; the results are the same either way.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..ops import apply_processing
+from ..ops import BlockProcessing, apply_processing, plan_blockwise
 from ..spec.model import ModelDescr
-from ..tiling import allocate_outputs, extract, plan_tiles, stitch
+from ..tiling import allocate_output, extract, plan_tiles, stitch
 from ._backend import Backend, create_backend
 
 Progress = Callable[[int, int, str], None]
+#: ``outputs(tensor_id, shape, dtype)``: where an output is written, block by block (``dest[slices] = part``).
+OutputFactory = Callable[[str, tuple[int, ...], np.dtype], Any]
 T = TypeVar("T")
 
 
@@ -61,45 +67,82 @@ class ModelRunner:
     async def predict(
         self, inputs: Mapping[str, np.ndarray], *, tile: Mapping[str, int] | None = None,
         memory_budget: int | None = None, progress: Progress | None = None,
-        dataset_stats: Mapping[str, Mapping[str, object]] | None = None,
-    ) -> dict[str, np.ndarray]:
+        dataset_stats: Mapping[str, Mapping[str, object]] | None = None, outputs: OutputFactory | None = None,
+    ) -> dict[str, Any]:
         """Outputs by tensor id for ``inputs`` by tensor id (arrays in each tensor's axis order).
 
         ``tile`` sets block sizes per axis id; else blocks are chosen from ``memory_budget`` (bytes), else the
         whole image runs as one block. ``progress(done, total, message)`` is called after each block.
+        ``outputs(tensor_id, shape, dtype)`` makes what each output is written into, block by block (a file
+        or JavaScript array writer: anything that takes ``dest[slices] = part``); it is what is returned. By
+        default outputs are numpy arrays (memory-mapped when larger than ``memory_budget``).
         """
         self._check(inputs)
         model = self.model
         clock = time.perf_counter
         t0 = clock()
         sample = {t.id: (inputs[t.id], t.axis_ids) for t in model.inputs if t.id in inputs}
-        pre = {tid: apply_processing(a, model.tensor(tid).preprocessing, axes=axes, tensor_id=tid, sample=sample,
-                                     dataset_stats=dataset_stats)
-               for tid, (a, axes) in sample.items()}
-        if not self._post_references:
-            # nothing downstream reads the unprocessed inputs: let them go before the blocks run (the caller
-            # may have handed over its only reference, as pyapp predict does)
+        sources: dict[str, np.ndarray] = {}  # what the blocks read: unprocessed, or processed as a whole
+        pre: dict[str, BlockProcessing] = {}
+        for tid, (a, axes) in sample.items():
+            steps = model.tensor(tid).preprocessing
+            blockwise = plan_blockwise(a.shape, steps, axes=axes, tensor_id=tid, array=a, sample=sample,
+                                       dataset_stats=dataset_stats)
+            if blockwise is None:
+                sources[tid] = apply_processing(a, steps, axes=axes, tensor_id=tid, sample=sample,
+                                                dataset_stats=dataset_stats)
+            else:
+                sources[tid], pre[tid] = a, blockwise
+        plan = plan_tiles(model, {tid: a.shape for tid, a in sources.items()}, tile=tile, memory_budget=memory_budget)
+        post = {t.id: plan_blockwise(plan.output_shapes[t.id], t.postprocessing, axes=t.axis_ids, tensor_id=t.id,
+                                     sample=sample, dataset_stats=dataset_stats) for t in model.outputs}
+        if not (self._post_references and None in post.values()):
+            # nothing downstream reads the unprocessed inputs beyond what the blocks read: let the rest go
+            # (the caller may have handed over its only reference, as pyapp predict does)
             sample, inputs = {}, {}
+        dest = {tid: self._destination(tid, plan.output_shapes[tid], post[tid], outputs, memory_budget)
+                for tid in plan.output_shapes}
         t1 = clock()
-        plan = plan_tiles(model, {tid: a.shape for tid, a in pre.items()}, tile=tile, memory_budget=memory_budget)
-        outputs = allocate_outputs(plan, memory_budget=memory_budget)
         total, backend_s = len(plan.blocks), 0.0
         for i, block in enumerate(plan.blocks):
-            tiles = extract(plan, block, pre)
+            tiles = extract(plan, block, sources, lambda tid, part, region: (
+                pre[tid](part, region) if tid in pre else part))
             start = clock()
             results = await self.backend.run(tiles)
             backend_s += clock() - start
-            stitch(plan, block, results, outputs)
+            stitch(plan, block, results, dest, lambda tid, part, region: (
+                post[tid](part, region) if post[tid] is not None else part))
             if progress is not None:
                 progress(i + 1, total, "tiles")
         t2 = clock()
-        post_sample = {**sample, **{t.id: (outputs[t.id], t.axis_ids) for t in model.outputs}}
-        result = {t.id: apply_processing(outputs[t.id], t.postprocessing, axes=t.axis_ids, tensor_id=t.id,
-                                         sample=post_sample, dataset_stats=dataset_stats)
-                  for t in model.outputs}
+        whole_sample = {**sample, **{t.id: (dest[t.id], t.axis_ids) for t in model.outputs}}
+        result = {t.id: dest[t.id] if post[t.id] is not None else self._whole_post(
+                      t, dest[t.id], whole_sample, dataset_stats, outputs) for t in model.outputs}
         self.timings = {"preprocess": t1 - t0, "backend": backend_s, "tiling": t2 - t1 - backend_s,
                         "postprocess": clock() - t2, "blocks": total}
         return result
+
+    @staticmethod
+    def _destination(tid: str, shape: tuple[int, ...], post: BlockProcessing | None, outputs: OutputFactory | None,
+                     memory_budget: int | None) -> Any:
+        """Where the blocks of output ``tid`` go: the caller's destination, unless it is postprocessed whole."""
+        pixel = (slice(0, 1),) * len(shape)  # the model's float32 output, or what its postprocessing makes of it
+        dtype = np.dtype(np.float32) if post is None else post(np.zeros((1,) * len(shape), np.float32), pixel).dtype
+        if post is None or outputs is None:
+            return allocate_output(shape, dtype, memory_budget=memory_budget, name=tid)
+        return outputs(tid, shape, dtype)
+
+    @staticmethod
+    def _whole_post(tensor: Any, stitched: np.ndarray, sample: Mapping[str, Any],
+                    dataset_stats: Mapping[str, Mapping[str, object]] | None, outputs: OutputFactory | None) -> Any:
+        """Postprocessing that needs the whole output (statistics of it), into the caller's destination if any."""
+        result = apply_processing(stitched, tensor.postprocessing, axes=tensor.axis_ids, tensor_id=tensor.id,
+                                  sample=sample, dataset_stats=dataset_stats)
+        if outputs is None:
+            return result
+        out = outputs(tensor.id, result.shape, result.dtype)
+        out[(slice(None),) * result.ndim] = result
+        return out
 
     def predict_sync(self, inputs: Mapping[str, np.ndarray], **kwargs: object) -> dict[str, np.ndarray]:
         """:meth:`predict` for synchronous code (the CLI, scripts, notebooks).

@@ -6,7 +6,8 @@ import math
 import os
 import tempfile
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -95,7 +96,13 @@ def valid_input_shape(model: ModelDescr, input_shapes: Mapping[str, Mapping[str,
     return {tid: {a: sizes[(tid, a)] for a in t.axis_ids} for tid, t in graph.inputs.items()}
 
 
-def extract(plan: TilePlan, block: Block, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+#: ``process(tensor_id, part, region)``: what to make of the part of a tensor at ``region`` (one slice per axis of
+#: the whole tensor) before it is padded (``extract``) or stored (``stitch``); e.g. blockwise processing.
+BlockProcess = Callable[[str, np.ndarray, tuple[slice, ...]], np.ndarray]
+
+
+def extract(plan: TilePlan, block: Block, inputs: Mapping[str, np.ndarray], process: BlockProcess | None = None
+            ) -> dict[str, np.ndarray]:
     """The model inputs of one block: views into ``inputs``, padded copies where the block leaves the image.
 
     Parameters
@@ -106,6 +113,9 @@ def extract(plan: TilePlan, block: Block, inputs: Mapping[str, np.ndarray]) -> d
         One of ``plan.blocks``.
     inputs : mapping of str to ndarray
         The whole (preprocessed) inputs, in the model's axis order, with ``plan.input_shapes``.
+    process : callable, optional
+        Applied to the part read from each input before it is padded (``process(tensor_id, part, region)``),
+        e.g. preprocessing block by block; ``inputs`` are then the unprocessed tensors.
 
     Returns
     -------
@@ -124,13 +134,14 @@ def extract(plan: TilePlan, block: Block, inputs: Mapping[str, np.ndarray]) -> d
         if arr is None or arr.shape != plan.input_shapes[tid]:
             got = "nothing" if arr is None else f"shape {arr.shape}"
             raise TilingError(f"input {tid!r}: the plan is for shape {plan.input_shapes[tid]}, got {got}")
+        part = arr[region] if process is None else process(tid, arr[region], region)
         widths = block.pad[tid]
-        tiles[tid] = arr[region] if widths is None else np.pad(arr[region], widths, mode=plan.pad_modes[tid])
+        tiles[tid] = part if widths is None else np.pad(part, widths, mode=plan.pad_modes[tid])
     return tiles
 
 
-def stitch(plan: TilePlan, block: Block, block_outputs: Mapping[str, np.ndarray],
-           outputs: Mapping[str, np.ndarray]) -> None:
+def stitch(plan: TilePlan, block: Block, block_outputs: Mapping[str, np.ndarray], outputs: Mapping[str, Any],
+           process: BlockProcess | None = None) -> None:
     """Write the halo-cropped model outputs of one block into the whole outputs (in place).
 
     Parameters
@@ -142,7 +153,11 @@ def stitch(plan: TilePlan, block: Block, block_outputs: Mapping[str, np.ndarray]
     block_outputs : mapping of str to ndarray
         What the model returned for the block: per output, an array of ``plan.output_block_shapes[id]``.
     outputs : mapping of str to ndarray
-        The whole outputs (see `allocate_outputs`), written in place.
+        The whole outputs (see `allocate_outputs`), written in place: anything that takes
+        ``outputs[id][slices] = part`` (a numpy array, a memmap, a file or JavaScript array writer).
+    process : callable, optional
+        Applied to each kept part before it is stored (``process(tensor_id, part, region)``, ``region`` being
+        where it goes in the whole output), e.g. postprocessing block by block.
 
     Raises
     ------
@@ -157,7 +172,8 @@ def stitch(plan: TilePlan, block: Block, block_outputs: Mapping[str, np.ndarray]
                 f"output {tid!r}: the model should return shape {plan.output_block_shapes[tid]} for this "
                 f"block, got {got}"
             )
-        outputs[tid][block.write[tid]] = out[crop]
+        kept = out[crop] if process is None else process(tid, out[crop], block.write[tid])
+        outputs[tid][block.write[tid]] = kept
 
 
 def _remove(path: str) -> None:
@@ -188,16 +204,23 @@ def allocate_outputs(plan: TilePlan, *, dtype: npt.DTypeLike = np.float32, memor
     dict of str to ndarray
         Per output tensor id: an array of ``plan.output_shapes[id]``.
     """
+    return {tid: allocate_output(shape, dtype, memory_budget=memory_budget, tmpdir=tmpdir, name=tid)
+            for tid, shape in plan.output_shapes.items()}
+
+
+def allocate_output(shape: Sequence[int], dtype: npt.DTypeLike = np.float32, *, memory_budget: int | None = None,
+                    tmpdir: str | os.PathLike[str] | None = None, name: str = "output") -> np.ndarray:
+    """One uninitialised output array: in memory, or a `numpy.memmap` above ``memory_budget`` bytes.
+
+    See `allocate_outputs`; ``name`` goes into the temporary file's name.
+    """
     dtype = np.dtype(dtype)
-    result: dict[str, np.ndarray] = {}
-    for tid, shape in plan.output_shapes.items():
-        if memory_budget is None or math.prod(shape) * dtype.itemsize <= memory_budget:
-            result[tid] = np.empty(shape, dtype)
-            continue
-        fd, path = tempfile.mkstemp(prefix=f"pyapp-{tid}-", suffix=".dat", dir=tmpdir)
-        os.close(fd)
-        arr = np.memmap(path, dtype=dtype, mode="w+", shape=shape)
-        weakref.finalize(arr, _remove, path)
-        result[tid] = arr
-    return result
+    shape = tuple(shape)
+    if memory_budget is None or math.prod(shape) * dtype.itemsize <= memory_budget:
+        return np.empty(shape, dtype)
+    fd, path = tempfile.mkstemp(prefix=f"pyapp-{name}-", suffix=".dat", dir=tmpdir)
+    os.close(fd)
+    arr = np.memmap(path, dtype=dtype, mode="w+", shape=shape)
+    weakref.finalize(arr, _remove, path)
+    return arr
 
