@@ -11,7 +11,7 @@ the block counts both report are printed. bioimageio.core runs offline
 
 Each tool runs under ``/usr/bin/time -v`` (peak RSS: "Maximum resident set size"); wall time is the whole
 process, taken here; CPU time (user + sys, all threads) is printed too, as it varies less on a busy machine.
-Runs alternate between the tools; the medians are compared. Goals: wall time <= 0.6x and peak RSS <= 0.5x
+Runs alternate between the tools; the medians are compared. Goals (issue 13): wall time <= 0.5x and peak RSS <= 0.5x
 of bioimageio's. The outputs' max abs difference is printed (tiled vs tiled, same blocks). Nothing is
 written into the repository.
 """
@@ -35,7 +35,7 @@ import tifffile
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / "shared/corpus/bioimageio-examples/models/unet2d_nuclei_broad/bioimageio.yaml"
 DEFAULT_IMAGE = ROOT / "shared/data/nuclei-dsb2018/img2d.tif"
-GOAL_WALL, GOAL_RSS = 0.6, 0.5
+GOAL_WALL, GOAL_RSS = 0.5, 0.5
 
 
 def make_image(source: Path, size: int, dest: Path) -> tuple[int, ...]:
@@ -109,7 +109,7 @@ def main() -> int:
             wall, cpu, rss, err = timed([str(pyapp_exe), "predict", model, "img.tif", "-o", str(out), *args.pyapp_arg],
                                    work, env)
             results["pyapp"].append((wall, cpu, rss))
-            blocks["pyapp"] = last_int(r"(\d+)/\d+ \[", err)
+            blocks["pyapp"] = last_int(r"(\d+)/\d+ tiles \[", err)
             outputs["pyapp"] = next(out.glob("img_*.tif"))
             # bioimageio.core: --blockwise; a fresh output folder each run (it does not overwrite)
             out = work / f"ref{k}"

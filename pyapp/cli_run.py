@@ -30,20 +30,18 @@ def parse_tile(text: str) -> dict[str, int]:
 
 
 def _bar(total: int, label: str) -> Callable[[int, int, str], None]:
-    """A progress callback: tqdm when installed, else a plain counter on stderr."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        def plain(done: int, n: int, message: str) -> None:
-            print(f"\r{label}: {done}/{n} {message}", end="\n" if done == n else "", file=sys.stderr)
-        return plain
-    bar = tqdm(total=total, desc=label, unit="tile", file=sys.stderr, leave=False)
+    """A progress callback drawing ``label: 12/25 tiles [#####.....] 3 s left`` on stderr (a terminal line)."""
+    import time
+
+    start = time.monotonic()
 
     def update(done: int, n: int, message: str) -> None:
-        bar.total = n
-        bar.update(done - bar.n)
-        if done == n:
-            bar.close()
+        filled = 20 * done // max(n, 1)
+        left = (time.monotonic() - start) / max(done, 1) * (n - done)
+        eta = f" {left:.0f} s left" if done < n else ""
+        end = "\n" if done == n else ""
+        print(f"\r{label}: {done}/{n} {message} [{'#' * filled}{'.' * (20 - filled)}]{eta}   ", end=end,
+              file=sys.stderr, flush=True)
     return update
 
 
@@ -96,7 +94,63 @@ def _output_names(inputs: list[str], model, fmt: str) -> dict[str, list[str]]:
     return names
 
 
+class _Squeezed:
+    """A writer of an output whose singleton batch axis the file drops: blocks are written without it."""
+
+    def __init__(self, writer, axis: int | None):
+        self.writer, self.axis = writer, axis
+
+    def __setitem__(self, index: tuple[slice, ...], value) -> None:
+        if self.axis is not None:
+            value = value.squeeze(self.axis)
+            index = index[:self.axis] + index[self.axis + 1:]
+        self.writer[index] = value
+
+
+def _file_writers(outdir: Path, names: list[str], model, drop_batch: bool, writers: list):
+    """An ``outputs`` factory for the runner: each output goes block by block into its file (kept in ``writers``).
+
+    Bool outputs (1-bit TIFF pages) stay in memory and are written whole afterwards.
+    """
+    import numpy as np
+
+    from .io import open_image_writer
+    from .runtime import from_model_layout
+
+    files = dict(zip((t.id for t in model.outputs), names, strict=True))
+
+    def make(tid: str, shape: tuple[int, ...], dtype):
+        if np.dtype(dtype) == np.bool_:
+            return np.empty(shape, dtype)
+        tensor = model.tensor(tid)
+        view, axes = from_model_layout(np.broadcast_to(np.zeros((), dtype), shape), tensor, drop_batch=drop_batch)
+        dropped = tensor.axis_ids.index("batch") if view.ndim < len(shape) else None
+        writer = open_image_writer(outdir / files[tid], view.shape, dtype, axes)
+        writers.append((writer, axes))
+        return _Squeezed(writer, dropped)
+    return make
+
+
+def _clean_up(writers: list, created: list[Path]) -> None:
+    """After a failure: remove unfinished outputs, and OUTDIR (and the parents made for it) if left empty."""
+    for writer, _ in writers:
+        writer.discard()
+    for folder in created:  # innermost first
+        if any(folder.iterdir()):
+            break
+        folder.rmdir()
+
+
+def _labels(outdir: Path, path: Path, out, out_axes: str, image, axes: str, args: argparse.Namespace) -> None:
+    from .cli_analysis import write_labels
+
+    *written, count = write_labels(outdir, path.stem, out, out_axes, image, axes, args)
+    print(f"{path}: {count} objects: wrote {' and '.join(map(str, written))}")
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .io import check_values, read_image, write_image
     from .runtime import ModelRunner, create_backend, from_model_layout, to_model_layout
 
@@ -113,7 +167,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         to_model_layout(array, axes, tensor)
     del array
     if args.labels:
-        from .cli_analysis import label_output, write_labels
+        from .cli_analysis import label_output
 
         labelled = label_output(model, args.second_channel)
     runner = ModelRunner(model, create_backend(model, low_memory=args.low_memory))
@@ -121,6 +175,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     created = [d for d in (outdir, *outdir.parents) if not d.exists()]  # innermost first
     outdir.mkdir(parents=True, exist_ok=True)
     tile = _expand_tile(args.tile, model)
+    writers: list = []  # outputs being written block by block: committed when complete, else removed
     try:
         for p in args.inputs:
             path = Path(p)
@@ -128,21 +183,23 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             x = [to_model_layout(array, axes, tensor)]
             if not args.labels:  # the objects table measures the image: keep it only then
                 del array
-            # hand the pixels over: the runner holds the only reference and drops it once they are preprocessed
+            # without --labels the outputs go block by block into their files (never whole in memory)
+            files = None if args.labels else _file_writers(outdir, names[p], model, "b" not in axes, writers)
+            # hand the pixels over: the runner holds the only reference and drops what it does not need
             outputs = runner.predict_sync({tensor.id: x.pop()}, tile=tile, memory_budget=args.memory_budget,
-                                          progress=_bar(1, path.name))
+                                          progress=_bar(1, path.name), outputs=files)
+            for writer, out_axes in writers:
+                print(f"{path}: wrote {writer.commit()} {writer.shape} {out_axes} {writer.dtype}")
+            writers.clear()
             for t, name in zip(model.outputs, names[p], strict=True):
-                out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
-                target = write_image(outdir / name, out, out_axes)  # a temporary name, renamed when complete
-                print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
-                if args.labels and t.id == labelled.id:
-                    *written, count = write_labels(outdir, path.stem, out, out_axes, array, axes, args)
-                    print(f"{path}: {count} objects: wrote {' and '.join(map(str, written))}")
+                if isinstance(outputs[t.id], np.ndarray):  # else written above
+                    out, out_axes = from_model_layout(outputs[t.id], t, drop_batch="b" not in axes)
+                    target = write_image(outdir / name, out, out_axes)  # a temporary name, renamed when complete
+                    print(f"{path}: wrote {target} {out.shape} {out_axes} {out.dtype}")
+                    if args.labels and t.id == labelled.id:
+                        _labels(outdir, path, out, out_axes, array, axes, args)
     except BaseException:
-        for folder in created:  # leave no empty OUTDIR (nor the parents made for it) behind
-            if any(folder.iterdir()):
-                break
-            folder.rmdir()
+        _clean_up(writers, created)
         raise
     print(f"{len(args.inputs)} images done with {runner.backend.name}")
     return 0

@@ -297,14 +297,15 @@ def test_usage_errors_are_one_line(args: list[str]) -> None:
 def test_predict_failing_midway_leaves_no_empty_outdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A disk that fails on the first write: the OUTDIR predict created (and its new parent) is removed again,
     with no temporary file left."""
-    import pyapp.io._images as images
+    import pyapp.io._writer as writer
     from pyapp.cli import main
 
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     np.save(tmp_path / "x.npy", np.zeros((32, 32), np.float32))
-    monkeypatch.setattr(images.np, "save", disk_full)  # write_image's own temporary file + rename path runs
+    # outputs are written block by block into a temporary file that is renamed when complete
+    monkeypatch.setattr(writer.os, "pwrite", disk_full)
     out = tmp_path / "new" / "out"
     assert main(["predict", str(package(tmp_path)), str(tmp_path / "x.npy"), "-o", str(out), "--format", "npy"]) == 1
     assert not (tmp_path / "new").exists()

@@ -164,3 +164,28 @@ def test_cli_low_memory_writes_the_same_output(tmp_path):
                      "--format", "npy", *flag]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "a" / "in_probability.npy"),
                                   np.load(tmp_path / "b" / "in_probability.npy"))
+
+
+def test_scripts_and_the_cli_predict_without_loading_asyncio(tmp_path):
+    # asyncio pulls in ssl (~9 MiB resident together); the CPython backends never wait for an event loop
+    import subprocess
+
+    image = tmp_path / "in.npy"
+    np.save(image, np.load(GOLD / "test_input.npy")[0, 0])
+    code = ("import sys\nfrom pyapp.cli import main\n"
+            f"assert main(['predict', {str(GOLD / 'bioimageio.yaml')!r}, {str(image)!r}, '-o', {str(tmp_path)!r}])"
+            " == 0\nprint('asyncio' in sys.modules, 'ssl' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "False False", done.stdout + done.stderr
+    assert (tmp_path / "in_probability.tif").exists()
+
+
+def test_a_coroutine_that_waits_for_a_loop_is_refused_without_one():
+    import subprocess
+
+    code = ("from pyapp.runtime import run_sync\n"
+            "class Wait:\n    def __await__(self):\n        yield 'a future'\n"
+            "async def job():\n    await Wait()\n"
+            "try:\n    run_sync(job())\nexcept RuntimeError as err:\n    print(err)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "waited for an event loop, and none was running" in done.stdout, done.stdout + done.stderr

@@ -6,8 +6,7 @@ whole image instead, before (inputs) or after (outputs) the blocks; the results 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
+import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
@@ -157,7 +156,21 @@ class ModelRunner:
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to its end from synchronous code; on a helper thread where this thread's loop runs already
-    (Jupyter, Playwright)."""
+    (Jupyter, Playwright).
+
+    Without asyncio imported no event loop can be running: a coroutine whose awaits all complete at once (the
+    CPython backends') then runs without one, so scripts and the CLI do not load asyncio (nor ssl, ~9 MiB).
+    """
+    if "asyncio" not in sys.modules:
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            return done.value
+        coro.close()
+        raise RuntimeError("the coroutine waited for an event loop, and none was running; import asyncio first")
+    import asyncio
+    import concurrent.futures
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
