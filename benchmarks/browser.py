@@ -90,6 +90,7 @@ def _data(tmp: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=["memory"], help="measure only this figure (the 6000² peak memory)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -102,6 +103,16 @@ def main() -> int:
         site_server, site = _serve(ROOT / "static", cors=False)
         data_server, data = _serve(tmp, cors=True)
         model = data + "gold/bioimageio.yaml"
+        if args.only == "memory":
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+                shape, nbytes = inference.write_large(NUCLEI, tmp / "large.npy")
+                inference.report_memory(inference.peak_memory(browser, site, model, data + "gold/test_input.npy",
+                                                              data + "large.npy", shape, nbytes))
+                browser.close()
+            site_server.shutdown()
+            data_server.shutdown()
+            return 0
         with sync_playwright() as p:
             start = startup.measure(p, [site], args.repeat)[0]
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)

@@ -49,6 +49,36 @@ def test_predict_example_npy(tmp_path: Path):
     np.testing.assert_allclose(out[0], np.load(example_model().parent / "test_output.npy")[0, 0], atol=1e-5)
 
 
+def test_outputs_written_block_by_block_equal_the_runners_arrays(tmp_path: Path):
+    # pyapp predict streams outputs into their files; the file must hold what the runner returns in memory
+    from pyapp.runtime import ModelRunner
+    from pyapp.spec import load
+
+    src = SHARED / "data" / "nuclei-dsb2018" / "img2d.tif"
+    pixels, _ = read_image(src)
+    image = tmp_path / "big.npy"
+    np.save(image, np.pad(pixels, ((0, 300), (0, 200)), mode="symmetric"))  # 812 x 712: 4 uneven blocks
+    assert main(["predict", str(GOLD), str(image), "-o", str(tmp_path / "o")]) == 0
+    written, axes = read_image(tmp_path / "o" / "big_probability.tif")
+    expected = ModelRunner(load(GOLD)).predict_sync({"raw": np.load(image)[None, None]})["probability"]
+    assert axes == "cyx"
+    np.testing.assert_array_equal(written, expected[0])
+
+
+def test_bool_outputs_are_written_whole(tmp_path: Path):
+    import yaml
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(GOLD, pkg)
+    rdf = yaml.safe_load((pkg / "bioimageio.yaml").read_text())
+    rdf["outputs"][0]["postprocessing"] = [{"id": "sigmoid"}, {"id": "binarize", "kwargs": {"threshold": 0.5}}]
+    (pkg / "bioimageio.yaml").write_text(yaml.safe_dump(rdf))
+    np.save(tmp_path / "in.npy", np.load(GOLD / "test_input.npy")[0, 0])
+    assert main(["predict", str(pkg), str(tmp_path / "in.npy"), "-o", str(tmp_path / "o"), "--format", "npy"]) == 0
+    masks = np.load(tmp_path / "o" / "in_probability.npy")
+    assert masks.dtype == np.bool_ and masks.shape == (1, 512, 512) and masks.any()
+
+
 @pytest.mark.parametrize(("make", "message"), [
     (lambda d: np.save(d / "x.npy", np.zeros((2, 3, 64, 64), np.float32)), "axis 'channel' needs 1 channels"),
     (lambda d: np.save(d / "x.npy", np.zeros((64,), np.float32)), "cannot guess the axes of a 1D array"),

@@ -7,7 +7,7 @@ When a file does not say, :func:`guess_axes` decides from the number of dimensio
 
 from ._guard import ImageError, check_image_size, check_values, load_npy
 from ._images import AXIS_LETTERS, guess_axes, read_image, write_image
-from ._writer import ImageWriter, open_image_writer
+from ._writer import ImageWriter, flat_runs, open_image_writer
 
-__all__ = ["AXIS_LETTERS", "ImageError", "ImageWriter", "check_image_size", "check_values", "guess_axes", "load_npy",
-           "open_image_writer", "read_image", "write_image"]
+__all__ = ["AXIS_LETTERS", "ImageError", "ImageWriter", "check_image_size", "check_values", "flat_runs", "guess_axes",
+           "load_npy", "open_image_writer", "read_image", "write_image"]

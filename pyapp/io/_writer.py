@@ -43,36 +43,14 @@ class ImageWriter:
         """Write ``value`` (broadcast to the region, cast to the file's dtype) at ``index`` (basic slices)."""
         if self._fd is None:
             raise ValueError(f"{self.path}: the file is already committed or discarded")
-        starts, sizes = self._region(index)
-        block = np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=self.dtype), sizes))
-        if 0 in sizes:
-            return
-        # axis k and the axes after it, which the region covers whole, make contiguous runs in the file
-        k = len(sizes) - 1
-        while k > 0 and sizes[k] == self.shape[k]:
-            k -= 1
-        strides = [math.prod(self.shape[i + 1:]) * self.dtype.itemsize for i in range(len(self.shape))]
-        runs = block.reshape(*sizes[:k], -1)
-        for lead in np.ndindex(*sizes[:k]):
-            pos = self._offset + starts[k] * strides[k]
-            pos += sum((start + i) * stride for start, i, stride in zip(starts, lead, strides, strict=False))
-            data = memoryview(runs[lead]).cast("B")
+        block, runs = flat_runs(self.shape, self.dtype, index, value, str(self.path))
+        data = memoryview(block).cast("B")
+        item = self.dtype.itemsize
+        for dst, src, n in runs:
+            pos, part = self._offset + dst * item, data[src * item:(src + n) * item]
             written = 0
-            while written < len(data):  # pwrite may write less than asked
-                written += os.pwrite(self._fd, data[written:], pos + written)
-
-    def _region(self, index: Any) -> tuple[list[int], tuple[int, ...]]:
-        index = index if isinstance(index, tuple) else (index,)
-        if len(index) > len(self.shape) or not all(isinstance(i, slice) for i in index):
-            raise IndexError(f"{self.path}: blocks are written at slices, one per axis at most; got {index!r}")
-        starts, sizes = [], []
-        for n, i in zip(self.shape, (*index, *(slice(None),) * (len(self.shape) - len(index))), strict=True):
-            start, stop, step = i.indices(n)
-            if step != 1:
-                raise IndexError(f"{self.path}: blocks are written at slices without a step; got {i!r}")
-            starts.append(start)
-            sizes.append(max(0, stop - start))
-        return starts, tuple(sizes)
+            while written < len(part):  # pwrite may write less than asked
+                written += os.pwrite(self._fd, part[written:], pos + written)
 
     def commit(self) -> Path:
         """Close the file and give it its name; returns the path."""
@@ -89,6 +67,40 @@ class ImageWriter:
             os.close(self._fd)
             self._fd = None
             self._tmp.unlink(missing_ok=True)
+
+
+def flat_runs(shape: tuple[int, ...], dtype: np.dtype[Any], index: Any, value: npt.ArrayLike, label: str
+              ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Where a block goes in the flat (C-order) storage of an array of ``shape``: ``array[index] = value``.
+
+    Returns the block as a flat contiguous array of ``dtype`` (``value`` broadcast to the region and cast)
+    and its contiguous runs ``(storage offset, block offset, length)`` in elements. ``index`` holds basic
+    slices (step 1), at most one per axis; anything else is an IndexError naming ``label``.
+    """
+    index = index if isinstance(index, tuple) else (index,)
+    if len(index) > len(shape) or not all(isinstance(i, slice) for i in index):
+        raise IndexError(f"{label}: blocks are written at slices, one per axis at most; got {index!r}")
+    starts, sizes = [], []
+    for n, i in zip(shape, (*index, *(slice(None),) * (len(shape) - len(index))), strict=True):
+        start, stop, step = i.indices(n)
+        if step != 1:
+            raise IndexError(f"{label}: blocks are written at slices without a step; got {i!r}")
+        starts.append(start)
+        sizes.append(max(0, stop - start))
+    block = np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=dtype), tuple(sizes))).reshape(-1)
+    if block.size == 0:
+        return block, []
+    # axis k and the axes after it, which the region covers whole, make contiguous runs
+    k = len(sizes) - 1
+    while k > 0 and sizes[k] == shape[k]:
+        k -= 1
+    strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+    length = math.prod(sizes[k:])
+    runs = []
+    for j, lead in enumerate(np.ndindex(*sizes[:k])):
+        dst = starts[k] * strides[k] + sum((s + i) * st for s, i, st in zip(starts, lead, strides, strict=False))
+        runs.append((dst, j * length, length))
+    return block, runs
 
 
 def open_image_writer(path: str | os.PathLike[str], shape: Sequence[int], dtype: npt.DTypeLike, axes: str

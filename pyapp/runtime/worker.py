@@ -24,6 +24,7 @@ from ._backend import BackendError, read_weights
 from ._layout import to_model_layout
 from ._runner import ModelRunner
 from .ortweb import OrtWebBackend
+from .worker_arrays import fetch, fetch_to_file, js_outputs, output_entry
 
 _RUNNERS: dict[tuple[str, str], ModelRunner] = {}
 _INPUT_DIR = Path("/tmp/pyapp-inputs")
@@ -31,16 +32,7 @@ _INPUT_DIR = Path("/tmp/pyapp-inputs")
 
 async def fetch_bytes(url: str) -> bytes:
     """GET ``url``; OSError with one line (status, or the usual CORS cause) when it fails."""
-    from pyodide.http import pyfetch  # type: ignore[import-not-found]
-
-    try:
-        response = await pyfetch(url)
-    except Exception as err:
-        raise OSError(f"{url}: download failed ({str(err).splitlines()[0]}); a file on another server needs "
-                      "CORS (Access-Control-Allow-Origin)") from err
-    if not response.ok:
-        raise OSError(f"{url}: download failed: HTTP {response.status}")
-    return await response.bytes()
+    return await (await fetch(url)).bytes()
 
 
 def _to_bytes(value: Any) -> bytes:
@@ -109,7 +101,7 @@ async def _image(image: Any, axes: str | None) -> tuple[np.ndarray, str]:
             await pyodide_js.loadPackage(to_js(packages))
         _INPUT_DIR.mkdir(parents=True, exist_ok=True)
         path = _INPUT_DIR / name
-        path.write_bytes(await fetch_bytes(image))
+        await fetch_to_file(image, path)  # only the decoded pixels enter Python's heap
         try:
             return read_image(path, axes=axes)
         finally:
@@ -171,17 +163,17 @@ async def predict(model: Any, image: Any, options: Any = None, progress: Any = N
     start = time.perf_counter()
     x = [to_model_layout(array, axes, tensor)]
     if not opts.get("labels"):  # the objects table measures the image: keep it only then
-        del array  # handed over: the runner drops the unprocessed image once it is preprocessed
+        del array  # handed over: the runner keeps only what the blocks read
+    # outputs go block by block into JavaScript typed arrays, unless the objects are found here from them
     outputs = await runner.predict({tensor.id: x.pop()}, tile=_tile(opts.get("tile"), runner),
-                                   memory_budget=opts.get("memoryBudget"), progress=report)
+                                   memory_budget=opts.get("memoryBudget"), progress=report,
+                                   outputs=None if opts.get("labels") else js_outputs)
     ms = (time.perf_counter() - start) * 1000
     timings = {"model": (t1 - t0) * 1000, "image": (start - t1) * 1000,
                **{k: v * 1000 if k != "blocks" else v for k, v in runner.timings.items()}}
     result = {
         "backend": runner.backend.name, "ms": ms, "timings": timings, "notes": tile_notes(opts.get("tile"), tensor),
-        "outputs": [{"id": tid, "shape": list(out.shape), "dtype": out.dtype.name,
-                     "data": to_js(memoryview(np.ascontiguousarray(out).reshape(-1)))}
-                    for tid, out in outputs.items()],
+        "outputs": [output_entry(tid, out) for tid, out in outputs.items()],
     }
     if opts.get("labels"):
         from .worker_analysis import find_objects

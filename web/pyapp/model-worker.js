@@ -7,6 +7,7 @@
 // The boot starts when this module runs (not on "init"), and onnxruntime-web loads alongside it.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 import { pyodideOptions } from "./pyodide-options.js";
+import { stitchRuns } from "./stitch.js";
 
 const marks = { script: performance.timeOrigin + performance.now() };  // epoch ms: the page converts them
 const mark = (name) => { marks[name] = performance.timeOrigin + performance.now(); };
@@ -48,7 +49,7 @@ async function boot() {
                                       packages: BOOT_PACKAGES });
   mark("pyodide");
   const t1 = performance.now();
-  pyodide.registerJsModule("pyapp_js", { ort: await ortReady, chooseEps });
+  pyodide.registerJsModule("pyapp_js", { ort: await ortReady, chooseEps, stitchRuns });
   service = pyodide.pyimport("pyapp.runtime.worker");
   packaging = () => pyodide.pyimport("pyapp.runtime.worker_package");
   mark("imports");
