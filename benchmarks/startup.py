@@ -11,8 +11,8 @@ prints the same figures with the inference ones. Each repeat launches a fresh he
   model described: the user can run it);
 - **instances**: how many times a page and its workers fetch ``pyodide.asm.wasm`` (every ``loadPyodide`` call
   fetches and instantiates it once) and ``micropython.wasm``;
-- **cpu**: CPU seconds of all Chromium processes from navigation to app ready (less sensitive to other load on
-  the machine than the wall time);
+- **cpu**: CPU seconds of all Chromium processes from navigation to the page being ready (the shell's
+  ``data-state``, once the default model's sample is shown; less sensitive to other load than the wall time);
 - **first run**: right after the page is ready (the default model's sample shown), ``pyapp.predict`` of the
   bundled example model on its test input, in ms (what the worker still loads then, e.g. numpy, counts here),
   and **result**: navigation to that first result.
