@@ -8,6 +8,7 @@ The browser side (the page's first predict after such a boot) is ``tests/browser
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -76,5 +77,5 @@ def test_cpython_runtime_package_imports_numpy_only_on_first_use() -> None:
     probe = ("import sys, pyapp.runtime as r; before = 'numpy' in sys.modules; from pyapp.runtime import ModelRunner; "
              "print(before, 'numpy' in sys.modules, ModelRunner.__module__, sorted(r.__all__) == r.__all__)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
-                         env={"PYTHONPATH": str(ROOT)}).stdout.split()
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.split()
     assert out == ["False", "True", "pyapp.runtime._runner", "True"]
