@@ -45,3 +45,31 @@ def test_boot_installs_no_numpy_and_the_first_predict_loads_it(page) -> None:
     got = np.frombuffer(base64.b64decode(out["data"]), dtype=out["dtype"]).reshape(out["shape"])
     np.testing.assert_allclose(got, np.load(folder / "test_output.npy"), atol=1e-4, rtol=0)
     page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=BOOT_MS)
+
+
+ERROR_JS = """async ([model, image]) => {
+  try { await window.pyapp.predict(model, image, {}); return null; } catch (e) { return e.message; }
+}"""
+
+
+def test_numpy_that_cannot_load_fails_the_run_in_one_line_and_loads_on_the_next(playwright, app_site) -> None:  # noqa: F811
+    """numpy's wheel blocked: the run fails with one line naming it, the page stays usable, and the next run
+    (wheel reachable again) loads it."""
+    require_model(MODEL)
+    browser = launch(playwright)
+    context = browser.new_context(service_workers="block")  # every fetch of the worker goes to the network
+    blocked = lambda route: route.abort()  # noqa: E731
+    context.route("**/numpy-*.whl", blocked)
+    try:
+        pg = context.new_page()
+        pg.goto(app_site.url)
+        pg.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=BOOT_MS)
+        message = pg.evaluate(ERROR_JS, [MODEL, f"models/{MODEL}/test_input.npy"])
+        assert message is not None and message.startswith("the image tools (numpy) did not load"), message
+        assert "\n" not in message
+        context.unroute("**/numpy-*.whl", blocked)
+        out = pg.evaluate(PREDICT_JS, [MODEL, f"models/{MODEL}/test_input.npy"])
+        assert out["shape"] == list(np.load(STATIC / "models" / MODEL / "test_output.npy").shape)
+    finally:
+        context.close()
+        browser.close()

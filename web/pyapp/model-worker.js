@@ -61,7 +61,9 @@ async function boot() {
   const packages = Object.keys(pyodide.loadedPackages).sort();  // what the boot installed (no numpy)
   loadRunner = () => {
     running = running || (async () => {
-      await pyodide.loadPackage(RUNNER_PACKAGES, { messageCallback: () => {} });
+      const errors = [];
+      await pyodide.loadPackage(RUNNER_PACKAGES, { messageCallback: () => {}, errorCallback: (m) => errors.push(m) });
+      if (errors.length) throw new Error(`the image tools (numpy) did not load: ${errors.join("; ")}`);
       const module = pyodide.pyimport("pyapp.runtime.worker");
       mark("runner");
       return module;
