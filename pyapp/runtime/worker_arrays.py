@@ -16,25 +16,12 @@ import numpy as np
 from pyodide.ffi import to_js  # type: ignore[import-not-found]
 
 from ..io import flat_runs
+from .worker_describe import fetch
 
 #: numpy dtype name -> the JavaScript typed array that holds it (bool as 0/1 bytes).
 TYPED_ARRAYS = {"bool": "Uint8Array", "int8": "Int8Array", "uint8": "Uint8Array", "int16": "Int16Array",
                 "uint16": "Uint16Array", "int32": "Int32Array", "uint32": "Uint32Array", "float32": "Float32Array",
                 "float64": "Float64Array"}
-
-
-async def fetch(url: str) -> Any:
-    """GET ``url``: the response; OSError with one line (status, or the usual CORS cause) when it fails."""
-    from pyodide.http import pyfetch  # type: ignore[import-not-found]
-
-    try:
-        response = await pyfetch(url)
-    except Exception as err:
-        raise OSError(f"{url}: download failed ({str(err).splitlines()[0]}); a file on another server needs "
-                      "CORS (Access-Control-Allow-Origin)") from err
-    if not response.ok:
-        raise OSError(f"{url}: download failed: HTTP {response.status}")
-    return response
 
 
 async def fetch_to_file(url: str, path: Path) -> None:

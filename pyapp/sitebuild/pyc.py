@@ -40,6 +40,9 @@ WORKER_PACKAGES = ("numpy", "pyyaml", "pillow", "imageio", "tifffile", "pyapp")
 WORKER_IMPORTS = ("pyapp.runtime.worker", "tifffile", "imageio.v3", "PIL.Image", "PIL.PngImagePlugin",
                   "PIL.JpegImagePlugin")
 KEY_FILE = ".inputs-sha256"
+# Dependencies this lock leaves out of an entry: the model worker boots pyapp without numpy and loads numpy on the
+# first request that needs it (model-worker.js); the plugin worker and the tests name numpy themselves.
+DEFERRED_DEPENDS = {"pyapp": ("numpy",)}
 
 # Run by Node.js: load Pyodide from argv[1] (a folder), mount the host's / at /host, run pycompile.run(job).
 NODE_SCRIPT = """
@@ -84,7 +87,8 @@ def build_pyc(site: Site) -> None:
     module = Path(__file__).with_name("pycompile.py")
     key = sha256_bytes(json.dumps({
         "pyodide": PYODIDE_VERSION, "stdlib": sha256_file(dist / "python_stdlib.zip"), "imports": WORKER_IMPORTS,
-        "compiler": sha256_file(module), "wheels": {k: lock["packages"][k]["sha256"] for k in keys},
+        "compiler": sha256_file(module), "deferred": DEFERRED_DEPENDS,
+        "wheels": {k: lock["packages"][k]["sha256"] for k in keys},
     }, sort_keys=True).encode())
     if (out / KEY_FILE).is_file() and (out / KEY_FILE).read_text() == key and (out / "pyodide-lock.json").is_file():
         ours = json.loads((out / "pyodide-lock.json").read_text())["packages"]
@@ -113,7 +117,8 @@ def build_pyc(site: Site) -> None:
         for k in keys:
             name = packages[k]["file_name"]
             copy_file(tmp / name, out / name)
-            packages[k] = {**packages[k], "file_name": f"{PYC_DIR}/{name}", "sha256": sha256_file(out / name)}
+            packages[k] = {**packages[k], "file_name": f"{PYC_DIR}/{name}", "sha256": sha256_file(out / name),
+                           "depends": [d for d in packages[k]["depends"] if d not in DEFERRED_DEPENDS.get(k, ())]}
         copy_file(tmp / "python_stdlib.zip", out / "python_stdlib.zip")
     write_json(out / "pyodide-lock.json", {"info": lock["info"], "packages": packages})
     remove_stale(out, {lock["packages"][k]["file_name"] for k in keys} | {"python_stdlib.zip", "pyodide-lock.json",

@@ -36,12 +36,17 @@ async function chooseEps(pref) {
   return ["wasm"];
 }
 
-let service = null;
-let packaging = null;  // pyapp.runtime.worker_package, imported on the first "inspect"/"package"
+let describing = null;  // pyapp.runtime.worker_describe: what the page asks before anything runs (no numpy)
+let running = null;     // a promise of pyapp.runtime.worker: numpy and the runner, loaded on first use
+let loadRunner = null;  // starts (or joins) that load
+let packaging = null;   // pyapp.runtime.worker_package, imported on the first "inspect"/"package"
 
-// The worker's packages load during loadPyodide, precompiled (.pyc, see pyodide-options.js); image readers
-// (tifffile, imageio + pillow) load on first use.
-const BOOT_PACKAGES = ["numpy", "pyyaml", "pyapp"];
+// The boot loads no numpy (its install and import cost ~0.7 s CPU): the page is ready once a model can be
+// described. numpy loads on the first request that needs it, and in the background after the first "describe".
+// The packages load during loadPyodide, precompiled (.pyc, see pyodide-options.js); image readers (tifffile,
+// imageio + pillow) load on first use. pyapp's entry in the workers' lock leaves numpy out (sitebuild/pyc.py).
+const BOOT_PACKAGES = ["pyyaml", "pyapp"];
+const RUNNER_PACKAGES = ["numpy"];
 
 async function boot() {
   const t0 = performance.now();
@@ -50,12 +55,25 @@ async function boot() {
   mark("pyodide");
   const t1 = performance.now();
   pyodide.registerJsModule("pyapp_js", { ort: await ortReady, chooseEps, stitchRuns });
-  service = pyodide.pyimport("pyapp.runtime.worker");
+  describing = pyodide.pyimport("pyapp.runtime.worker_describe");
   packaging = () => pyodide.pyimport("pyapp.runtime.worker_package");
   mark("imports");
   const t2 = performance.now();
+  const packages = Object.keys(pyodide.loadedPackages).sort();  // what the boot installed (no numpy)
+  loadRunner = () => {
+    running = running || (async () => {
+      const errors = [];
+      await pyodide.loadPackage(RUNNER_PACKAGES, { messageCallback: () => {}, errorCallback: (m) => errors.push(m) });
+      if (errors.length) throw new Error(`the image tools (numpy) did not load: ${errors.join("; ")}`);
+      const module = pyodide.pyimport("pyapp.runtime.worker");
+      mark("runner");
+      return module;
+    })();
+    running.catch(() => { running = null; });  // the next request tries again
+    return running;
+  };
   return { pyodide: pyodide.version, bootMs: t2 - t0, crossOriginIsolated: self.crossOriginIsolated,
-           gpu: !!(self.navigator && navigator.gpu), site: siteRoot,
+           gpu: !!(self.navigator && navigator.gpu), site: siteRoot, packages,
            timings: { pyodide: t1 - t0, imports: t2 - t1 }, marks };
 }
 const booting = boot();
@@ -72,9 +90,15 @@ function transferables(result) {
   return [...(result.outputs || []), ...(result.labels ? [result.labels] : [])].map((o) => o.data.buffer);
 }
 
+// The requests that need numpy and the runner (all but "init" and "describe").
+const RUNNER_REQUESTS = new Set(["predict", "preview", "evaluate", "read", "encode", "inspect", "package"]);
+
 async function handle(id, type, payload) {
   const info = await booting;
   if (type === "init") return info;
+  if (type === "describe") return await describing.describe_model(payload.model);
+  if (!RUNNER_REQUESTS.has(type)) throw new Error(`unknown request ${type}`);
+  const service = await loadRunner();
   if (type === "predict") {
     const progress = (done, total, message) => {
       if (cancelled.has(id)) throw new Error("cancelled");  // stops the run between two tiles (pyapp.cancel)
@@ -83,7 +107,6 @@ async function handle(id, type, payload) {
     const model = payload.model;
     return await service.predict(model, payload.image, payload.options || {}, progress);
   }
-  if (type === "describe") return await service.describe_model(payload.model);
   if (type === "preview") return await service.preview(payload.image, payload.options || {});
   if (type === "evaluate") {  // scores against ground truth (pyapp.evaluate)
     return await service.evaluate(payload.prediction, payload.groundTruth, payload.options || {});
@@ -91,10 +114,7 @@ async function handle(id, type, payload) {
   if (type === "read") return await service.read_array(payload.image, payload.options || {});
   if (type === "encode") return await service.encode(payload.array, payload.format);  // file bytes (downloads)
   if (type === "inspect") return await packaging().inspect_onnx(payload.onnx, payload.name);
-  if (type === "package") {
-    return await packaging().package_onnx(payload.onnx, payload.onnxName, payload.sample, payload.sampleName, payload.argv);
-  }
-  throw new Error(`unknown request ${type}`);
+  return await packaging().package_onnx(payload.onnx, payload.onnxName, payload.sample, payload.sampleName, payload.argv);
 }
 
 const cancelled = new Set();  // ids of predictions to stop at their next tile
@@ -112,5 +132,7 @@ self.onmessage = async (event) => {
     self.postMessage({ id, ok: false, error: cancelled.has(id) ? "cancelled" : oneLine(err) });
   } finally {
     cancelled.delete(id);
+    // the first model is described (the page is ready): numpy loads now, so the first run does not wait for it
+    if (type === "describe" && loadRunner) loadRunner().catch(() => {});
   }
 };
