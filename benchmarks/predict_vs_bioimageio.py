@@ -67,6 +67,30 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float,
     return wall, sum(cpu), int(match.group(1)) / 1024, proc.stderr
 
 
+def kernel_floor(model: str, repeat: int = 5) -> float:
+    """Seconds of one block's ``session.run`` (default session options, median of ``repeat``) in this process.
+
+    Both tools run the same onnxruntime on the same blocks, so blocks x this is the wall time neither can beat.
+    """
+    import onnxruntime as ort
+
+    from pyapp.runtime import read_weights
+    from pyapp.spec import load
+
+    descr = load(model)
+    session = ort.InferenceSession(read_weights(descr, descr.weights["onnx"]), providers=["CPUExecutionProvider"])
+    graph_input = session.get_inputs()[0]
+    shape = [n if isinstance(n, int) else 1 for n in graph_input.shape]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    session.run(None, {graph_input.name: x})
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        session.run(None, {graph_input.name: x})
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def last_int(pattern: str, text: str) -> int | None:
     found = re.findall(pattern, text.replace("\r", "\n"))
     return int(found[-1]) if found else None
@@ -137,6 +161,11 @@ def main() -> int:
     print(f"wall time ratio pyapp/bioimageio: {wall_ratio:.3f}  (goal <= {GOAL_WALL}: "
           f"{'met' if wall_ratio <= GOAL_WALL else 'NOT met'})")
     print(f"cpu time ratio  pyapp/bioimageio: {cpu_ratio:.3f}  (context: less sensitive to a busy machine)")
+    if blocks["pyapp"]:
+        block_s = kernel_floor(model)
+        floor = blocks["pyapp"] * block_s
+        print(f"onnxruntime floor: {blocks['pyapp']} blocks x {block_s * 1000:.1f} ms session.run = {floor:.2f} s = "
+              f"{floor / med['bioimageio'][0]:.3f} of bioimageio's wall (the same kernels in both tools)")
     print(f"peak RSS ratio  pyapp/bioimageio: {rss_ratio:.3f}  (goal <= {GOAL_RSS}: "
           f"{'met' if rss_ratio <= GOAL_RSS else 'NOT met'})")
     if ours.squeeze().shape != ref.squeeze().shape:
