@@ -5,6 +5,8 @@ start <= 4 s, warm start <= 1.5 s, one Pyodide per page (the start figures and t
 ``startup.py``); pyapp.predict on a 512² U-Net input <= 1.10x a raw ``session.run`` on the same tensor in the
 same page (tiling + bridge overhead <= 10 %). Inference and memory (``browser_inference.py``, printed as measured):
 2048² tiled browser/CPython <= 3x, wasm vs native kernel CPU time, browser peak memory for a 6000² image.
+Plugin arrays (``plugin_arrays.py``) and, last, the CPython figures of issue 13 (``predict_vs_bioimageio.py``:
+peak RSS and wall vs bioimageio.core, and the kernel floor), so that one command prints every figure.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import functools
 import http.server
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -143,7 +146,11 @@ def main() -> int:
     print(f"pyapp.predict 512²         {ours:7.0f} ms   tiling + bridge overhead {ours / in_worker - 1:+.1%} "
           f"(goal <= +10 %); vs the page's raw run {ours / raw - 1:+.1%}")
     print("\n".join(plugin_arrays.report(arrays, 64, "plugin arrays")))
-    return 0
+    print("CPython predict vs bioimageio.core (benchmarks/predict_vs_bioimageio.py):", flush=True)
+    cpython = subprocess.run([sys.executable, str(Path(__file__).with_name("predict_vs_bioimageio.py")),
+                              "--repeat", str(args.repeat)], capture_output=True, text=True, check=False)
+    print(cpython.stdout + (cpython.stderr if cpython.returncode else ""), end="")
+    return cpython.returncode
 
 
 if __name__ == "__main__":
