@@ -189,3 +189,16 @@ def test_a_coroutine_that_waits_for_a_loop_is_refused_without_one():
             "try:\n    run_sync(job())\nexcept RuntimeError as err:\n    print(err)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "waited for an event loop, and none was running" in done.stdout, done.stdout + done.stderr
+
+
+def test_an_output_over_the_image_limit_is_refused_before_any_block_runs(gold, monkeypatch):
+    from pyapp.spec._limits import LimitError
+
+    pixels = _mirrored(1024)
+    watching = Watching(create_backend(gold), weakref.ref(pixels))
+    monkeypatch.setenv("PYAPP_MAX_IMAGE_BYTES", "3MiB")  # the 1024² float32 output needs 4 MiB
+    expected = (r"output 'probability': \(1, 1, 1024, 1024\) float32 pixels need bytes \(4,194,304\) exceeds "
+                r"pyapp's limit of 3,145,728; set PYAPP_MAX_IMAGE_BYTES")
+    with pytest.raises(LimitError, match=expected):
+        ModelRunner(gold, backend=watching).predict_sync({"raw": pixels})
+    assert watching.alive == [], "a block ran"

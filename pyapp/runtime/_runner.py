@@ -6,6 +6,7 @@ whole image instead, before (inputs) or after (outputs) the blocks; the results 
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..ops import BlockProcessing, apply_processing, plan_blockwise
+from ..spec._limits import check_size
 from ..spec.model import ModelDescr
 from ..tiling import allocate_output, extract, plan_tiles, stitch
 from ._backend import Backend, create_backend
@@ -124,9 +126,15 @@ class ModelRunner:
     @staticmethod
     def _destination(tid: str, shape: tuple[int, ...], post: BlockProcessing | None, outputs: OutputFactory | None,
                      memory_budget: int | None) -> Any:
-        """Where the blocks of output ``tid`` go: the caller's destination, unless it is postprocessed whole."""
+        """Where the blocks of output ``tid`` go: the caller's destination, unless it is postprocessed whole.
+
+        An output larger than pyapp's image limit (``PYAPP_MAX_IMAGE_BYTES``) is refused before anything is
+        allocated: a model's size references decide output sizes, and a description is untrusted input.
+        """
         pixel = (slice(0, 1),) * len(shape)  # the model's float32 output, or what its postprocessing makes of it
         dtype = np.dtype(np.float32) if post is None else post(np.zeros((1,) * len(shape), np.float32), pixel).dtype
+        check_size(f"output {tid!r}", f"{shape} {dtype.name} pixels need bytes", math.prod(shape) * dtype.itemsize,
+                   "image_bytes")
         if post is None or outputs is None:
             return allocate_output(shape, dtype, memory_budget=memory_budget, name=tid)
         return outputs(tid, shape, dtype)
