@@ -38,6 +38,7 @@ from ..rpc import Interface, RemoteError, pack, unpack
 from . import imjoy_shim
 from .manifest import Plugin, load_plugin
 from .transport import pyodide_transport
+from .windows import Window, event_loop, then, window_spec
 
 __all__ = ["Api", "DotDict", "PluginRuntime", "Window", "pyodide_transport"]
 
@@ -56,14 +57,6 @@ class DotDict(dict):
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value
-
-
-def _loop() -> asyncio.AbstractEventLoop:
-    """The running loop; in Pyodide, calls from JavaScript run outside a task and get the webloop."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.get_event_loop()
 
 
 def _own(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -147,7 +140,7 @@ class PluginRuntime:
         """Send a message that expects a ``reply``; the future gets its value (or its RemoteError)."""
         self._next += 1
         rid = self._next
-        future: asyncio.Future[Any] = _loop().create_future()
+        future: asyncio.Future[Any] = event_loop().create_future()
         self._pending[rid] = future
         try:
             self.post({**meta, "id": rid}, value, root="args")
@@ -178,7 +171,7 @@ class PluginRuntime:
                 future.set_exception(value if isinstance(value, BaseException) else RemoteError(
                     "RemoteError", str(value)))
         elif kind == "call":
-            task = _loop().create_task(self._serve(meta, header, buffers))
+            task = event_loop().create_task(self._serve(meta, header, buffers))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:
@@ -274,7 +267,7 @@ class Api:
     def export(self, obj: Any) -> asyncio.Future[Any]:
         """Make ``obj``'s public methods callable by the host and other plugins (call once, at import)."""
         self._runtime.export(obj)
-        done: asyncio.Future[Any] = _loop().create_future()
+        done: asyncio.Future[Any] = event_loop().create_future()
         done.set_result(None)
         return done  # plugins call it without await, as in ImJoy; awaiting it works too
 
@@ -332,13 +325,13 @@ class Api:
         """Open a window: ``{"type": "imageviewer", "data": ndarray}``, ``{"type": "plot", "data": {"x": [...],
         "y": [...]}}`` or ``{"type": "markdown", "data": "# text"}`` (plus ``name``). Resolves with a
         :class:`Window` (``.id``, ``await window.close()``)."""
-        spec = _window_spec(config, fields)
-        return _then(self._host("create_window", spec), lambda reply: Window(self, reply, spec))
+        spec = window_spec(config, fields)
+        return then(self._host("create_window", spec), lambda reply: Window(self, reply, spec))
 
     def show_dialog(self, config: dict[str, Any] | None = None, **fields: Any) -> asyncio.Future[Any]:
         """Like :meth:`create_window`, shown as a dialog."""
-        spec = _window_spec(config, fields)
-        return _then(self._host("show_dialog", spec), lambda reply: Window(self, reply, spec))
+        spec = window_spec(config, fields)
+        return then(self._host("show_dialog", spec), lambda reply: Window(self, reply, spec))
 
     def show_file_dialog(self, config: dict[str, Any] | None = None, **fields: Any) -> asyncio.Future[Any]:
         """Ask the user for a file; resolves with ``{"name", "bytes", "size", "type"}`` of the chosen one."""
@@ -376,68 +369,3 @@ class Api:
     showFileDialog = show_file_dialog
     registerService = register_service
     getService = get_service
-
-
-WINDOW_TYPES = ("imageviewer", "plot", "markdown")
-
-
-def _window_spec(config: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
-    """Check a create_window config; the built-in types' data is checked here so mistakes fail in the plugin."""
-    spec = {**(config or {}), **fields}
-    kind = spec.get("type")
-    if not isinstance(kind, str) or not kind:
-        raise ValueError(f"create_window needs a 'type' ({', '.join(WINDOW_TYPES)}); got {kind!r}")
-    data = spec.get("data")
-    if kind == "imageviewer":
-        import numpy as np
-
-        if not isinstance(data, np.ndarray) or data.ndim not in (2, 3):
-            got = f"an ndarray of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
-            raise ValueError(f"an 'imageviewer' window needs data: a 2-d or 3-d ndarray, got {got}")
-    elif kind == "plot":
-        if not isinstance(data, dict) or "x" not in data or "y" not in data:
-            raise ValueError("a 'plot' window needs data: {'x': [...], 'y': [...]}")
-        if len(data["x"]) != len(data["y"]):
-            raise ValueError(f"a 'plot' window needs x and y of one length, got {len(data['x'])} and {len(data['y'])}")
-    elif kind == "markdown" and not isinstance(data, str):
-        raise ValueError(f"a 'markdown' window needs data: the text, got {type(data).__name__}")
-    return spec
-
-
-def _then(future: asyncio.Future[Any], fn: Callable[[Any], Any]) -> asyncio.Future[Any]:
-    """A future of ``fn(result)`` (the request is already sent, so the call works with or without await)."""
-    out: asyncio.Future[Any] = _loop().create_future()
-
-    def done(f: asyncio.Future[Any]) -> None:
-        if out.cancelled():
-            return
-        if f.cancelled():
-            out.cancel()
-        elif f.exception() is not None:
-            out.set_exception(f.exception())  # type: ignore[arg-type]
-        else:
-            try:
-                out.set_result(fn(f.result()))
-            except Exception as exc:
-                out.set_exception(exc)
-
-    future.add_done_callback(done)
-    return out
-
-
-class Window:
-    """A window the host opened (:meth:`Api.create_window`): ``id``, ``type``, ``name`` and ``close()``."""
-
-    def __init__(self, api: Api, reply: Any, spec: dict[str, Any]):
-        self._api = api
-        self.id: str = reply["id"] if isinstance(reply, dict) else str(reply)
-        self.type: str = spec["type"]
-        self.name: str = spec.get("name") or self.type
-        self.result = reply.get("result") if isinstance(reply, dict) else None
-
-    def close(self) -> asyncio.Future[Any]:
-        """Close the window."""
-        return self._api._host("close_window", self.id)
-
-    def __repr__(self) -> str:
-        return f"Window(id={self.id!r}, type={self.type!r}, name={self.name!r})"
