@@ -16,7 +16,7 @@ import numpy as np
 from pyodide.ffi import to_js  # type: ignore[import-not-found]
 
 from ..io import flat_runs
-from .worker_describe import fetch
+from .worker_describe import check_download, fetch
 
 #: numpy dtype name -> the JavaScript typed array that holds it (bool as 0/1 bytes).
 TYPED_ARRAYS = {"bool": "Uint8Array", "int8": "Int8Array", "uint8": "Uint8Array", "int16": "Int16Array",
@@ -31,6 +31,7 @@ async def fetch_to_file(url: str, path: Path) -> None:
 
     response = await fetch(url)
     buffer = await response.js_response.arrayBuffer()
+    check_download(url, buffer.byteLength)
     pyodide_js.FS.writeFile(str(path), js.Uint8Array.new(buffer))
 
 

@@ -14,11 +14,16 @@ from urllib.parse import urljoin
 from pyodide.ffi import JsProxy, to_js  # type: ignore[import-not-found]
 
 from ..spec import ModelDescr, is_url, load
+from ..spec._limits import check_size
 from ..spec._source import package_path
 
 
 async def fetch(url: str) -> Any:
-    """GET ``url``: the response; OSError with one line (status, or the usual CORS cause) when it fails."""
+    """GET ``url``: the response; OSError with one line (status, or the usual CORS cause) when it fails.
+
+    A response that declares more bytes than ``PYAPP_MAX_FILE_BYTES`` is refused before its body is read
+    (LimitError); :func:`check_download` checks the bytes that arrived.
+    """
     from pyodide.http import pyfetch  # type: ignore[import-not-found]
 
     try:
@@ -28,12 +33,22 @@ async def fetch(url: str) -> Any:
                       "CORS (Access-Control-Allow-Origin)") from err
     if not response.ok:
         raise OSError(f"{url}: download failed: HTTP {response.status}")
+    declared = str(response.headers.get("content-length", ""))
+    if declared.isdigit():
+        check_download(url, int(declared))
     return response
+
+
+def check_download(url: str, size: int) -> None:
+    """LimitError when a download of ``size`` bytes exceeds ``PYAPP_MAX_FILE_BYTES`` (the worker's memory)."""
+    check_size(url, "the download's size in bytes", size, "file_bytes")
 
 
 async def fetch_bytes(url: str) -> bytes:
     """GET ``url`` into bytes; OSError with one line (status, or the usual CORS cause) when it fails."""
-    return await (await fetch(url)).bytes()
+    data = await (await fetch(url)).bytes()
+    check_download(url, len(data))
+    return data
 
 
 def _to_bytes(value: Any) -> bytes:
