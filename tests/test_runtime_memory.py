@@ -113,6 +113,29 @@ def test_steps_that_need_a_whole_processed_image_still_run_on_the_whole_image(go
     np.testing.assert_allclose(ModelRunner(model).predict_sync({"raw": pixels})["probability"], plain, atol=1e-5)
 
 
+def test_an_input_processed_whole_is_released_before_the_blocks_run(gold):
+    # scale_linear then zero_mean_unit_variance: processed as a whole, so the blocks read the processed copy
+    raw, _ = _raw(gold)
+    steps = (Processing("scale_linear", {"gain": 2.0}), *gold.inputs[0].preprocessing)
+    model = replace(gold, inputs=(replace(gold.inputs[0], preprocessing=steps),))
+    pixels = (raw * 1000).astype(np.uint16)  # a new array that only this test references
+    watching = Watching(create_backend(model), weakref.ref(pixels))
+    box = {"raw": pixels}
+    del pixels
+    ModelRunner(model, backend=watching).predict_sync(_handover(box))
+    assert watching.alive == [False], "the uint16 input was still referenced while the model ran"
+
+
+def test_an_input_processed_by_blocks_is_what_the_blocks_read(gold):
+    raw, _ = _raw(gold)
+    pixels = (raw * 1000).astype(np.uint16)
+    watching = Watching(create_backend(gold), weakref.ref(pixels))
+    box = {"raw": pixels}
+    del pixels
+    ModelRunner(gold, backend=watching).predict_sync(_handover(box))
+    assert watching.alive == [True]
+
+
 def _handover(box: dict) -> dict:
     """The contents of ``box``; ``box`` is emptied so the test keeps no reference."""
     taken = dict(box)

@@ -83,17 +83,7 @@ class ModelRunner:
         clock = time.perf_counter
         t0 = clock()
         sample = {t.id: (inputs[t.id], t.axis_ids) for t in model.inputs if t.id in inputs}
-        sources: dict[str, np.ndarray] = {}  # what the blocks read: unprocessed, or processed as a whole
-        pre: dict[str, BlockProcessing] = {}
-        for tid, (a, axes) in sample.items():
-            steps = model.tensor(tid).preprocessing
-            blockwise = plan_blockwise(a.shape, steps, axes=axes, tensor_id=tid, array=a, sample=sample,
-                                       dataset_stats=dataset_stats)
-            if blockwise is None:
-                sources[tid] = apply_processing(a, steps, axes=axes, tensor_id=tid, sample=sample,
-                                                dataset_stats=dataset_stats)
-            else:
-                sources[tid], pre[tid] = a, blockwise
+        sources, pre = self._prepare(sample, dataset_stats)
         plan = plan_tiles(model, {tid: a.shape for tid, a in sources.items()}, tile=tile, memory_budget=memory_budget)
         post = {t.id: plan_blockwise(plan.output_shapes[t.id], t.postprocessing, axes=t.axis_ids, tensor_id=t.id,
                                      sample=sample, dataset_stats=dataset_stats) for t in model.outputs}
@@ -122,6 +112,23 @@ class ModelRunner:
         self.timings = {"preprocess": t1 - t0, "backend": backend_s, "tiling": t2 - t1 - backend_s,
                         "postprocess": clock() - t2, "blocks": total}
         return result
+
+    def _prepare(self, sample: Mapping[str, tuple[np.ndarray, tuple[str, ...]]],
+                 dataset_stats: Mapping[str, Mapping[str, object]] | None
+                 ) -> tuple[dict[str, np.ndarray], dict[str, BlockProcessing]]:
+        """What the blocks read per input (unprocessed, or processed as a whole) and the blockwise processing."""
+        sources: dict[str, np.ndarray] = {}
+        pre: dict[str, BlockProcessing] = {}
+        for tid, (a, axes) in sample.items():
+            steps = self.model.tensor(tid).preprocessing
+            blockwise = plan_blockwise(a.shape, steps, axes=axes, tensor_id=tid, array=a, sample=sample,
+                                       dataset_stats=dataset_stats)
+            if blockwise is None:
+                sources[tid] = apply_processing(a, steps, axes=axes, tensor_id=tid, sample=sample,
+                                                dataset_stats=dataset_stats)
+            else:
+                sources[tid], pre[tid] = a, blockwise
+        return sources, pre
 
     @staticmethod
     def _destination(tid: str, shape: tuple[int, ...], post: BlockProcessing | None, outputs: OutputFactory | None,
