@@ -8,6 +8,7 @@ numpy buffer and come back as numpy views on a fresh buffer: no JSON, no per-ele
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pyapp_js  # type: ignore[import-not-found]  # registered by model-worker.js
@@ -37,6 +38,9 @@ class OrtWebBackend:
         graph_out = [str(n) for n in session.outputNames]
         self._inputs = match_names(graph_in, [t.id for t in model.inputs], "input")
         self._outputs = match_names(graph_out, [t.id for t in model.outputs], "output")
+        # one JavaScript typed array per input and block size, refilled for every block: onnxruntime-web copies
+        # the data into its own memory during run, and a fresh array per block would be garbage to collect
+        self._staging: dict[tuple[str, str, int], Any] = {}
 
     @classmethod
     async def create(cls, weights: bytes, model: ModelDescr, *, ep: str = "auto") -> OrtWebBackend:
@@ -68,7 +72,13 @@ class OrtWebBackend:
             kind = ORT_TYPES.get(a.dtype.name)
             if kind is None:
                 raise BackendError(f"input {tid!r}: dtype {a.dtype} is not supported by onnxruntime-web")
-            data = to_js(memoryview((a.view(np.uint8) if kind == "bool" else a).reshape(-1)))
+            pixels = memoryview((a.view(np.uint8) if kind == "bool" else a).reshape(-1))
+            key = (tid, kind, a.size)
+            data = self._staging.get(key)
+            if data is None:
+                data = self._staging[key] = to_js(pixels)
+            else:
+                data.assign(pixels)
             entries.append([self._inputs[tid], pyapp_js.ort.Tensor.new(kind, data, to_js(list(a.shape)))])
         results = await self.session.run(Object.fromEntries(to_js(entries)))
         out = {}
