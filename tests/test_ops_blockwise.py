@@ -142,6 +142,15 @@ def test_softmax_needs_its_axis_whole_in_every_block():
         plan(_raw("float32")[region], region)
 
 
+def test_result_dtype_runs_the_steps_on_one_pixel():
+    # a classifier's softmax over 1000 classes: the dtype comes out without a whole block along 'channel'
+    plan = plan_blockwise((1, 1000), [P("softmax", {"axis": "channel"}), P("ensure_dtype", {"dtype": "float64"})],
+                          axes=("batch", "channel"), tensor_id="probabilities")
+    assert plan is not None and plan.result_dtype(np.float32) == np.float64
+    scores = np.random.default_rng(0).standard_normal((1, 1000)).astype(np.float32)
+    np.testing.assert_allclose(plan(scores, (slice(None), slice(None))).sum(), 1.0, rtol=1e-6)
+
+
 def test_the_standard_deviation_needs_no_whole_tensor_float_copy():
     import tracemalloc
 

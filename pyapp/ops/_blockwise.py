@@ -40,12 +40,20 @@ class BlockProcessing:
 
     def __call__(self, block: np.ndarray, region: tuple[slice, ...]) -> np.ndarray:
         """The processed ``block`` found at ``region`` (one slice per axis) of the whole tensor."""
+        return self._run(block, region, whole_check=True)
+
+    def result_dtype(self, dtype: Any) -> np.dtype[Any]:
+        """The dtype the steps make of a tensor of ``dtype`` (run on one pixel)."""
+        pixel = np.zeros((1,) * len(self.shape), dtype)
+        return self._run(pixel, (slice(0, 1),) * len(self.shape), whole_check=False).dtype
+
+    def _run(self, block: np.ndarray, region: tuple[slice, ...], *, whole_check: bool) -> np.ndarray:
         ctx = Context(axes=self.axes, tensor_id=self.tensor_id, op_id="", sample={}, dataset_stats={},
                       region=tuple(region), shape=self.shape)
         x = block
         for step in self.steps:
             ctx.op_id = step.op_id
-            if step.op_id == "softmax":
+            if whole_check and step.op_id == "softmax":
                 self._check_whole_along(step.kwargs.get("axis") or "channel", block.shape, ctx)
             ctx.fixed = crop(step.statistics, ctx.region)
             y = step.op(x, step.kwargs, ctx)

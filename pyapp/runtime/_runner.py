@@ -138,8 +138,8 @@ class ModelRunner:
         An output larger than pyapp's image limit (``PYAPP_MAX_IMAGE_BYTES``) is refused before anything is
         allocated: a model's size references decide output sizes, and a description is untrusted input.
         """
-        pixel = (slice(0, 1),) * len(shape)  # the model's float32 output, or what its postprocessing makes of it
-        dtype = np.dtype(np.float32) if post is None else post(np.zeros((1,) * len(shape), np.float32), pixel).dtype
+        # the model's float32 output, or what its postprocessing makes of it
+        dtype = np.dtype(np.float32) if post is None else post.result_dtype(np.float32)
         check_size(f"output {tid!r}", f"{shape} {dtype.name} pixels need bytes", math.prod(shape) * dtype.itemsize,
                    "image_bytes")
         if post is None or outputs is None:
