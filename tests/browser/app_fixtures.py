@@ -130,9 +130,17 @@ def launch(playwright, extra: tuple[str, ...] = ()):
     return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[*FLAGS, *extra])
 
 
+CSP_RECORDER = """window.cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(
+    `${e.effectiveDirective} ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}:${e.columnNumber}`));"""
+"""Init script: the page's Content-Security-Policy violations in ``window.cspViolations`` (one line each)."""
+
+
 def open_app(browser, url: str, viewport: dict | None = None):
-    """A fresh context and page on the app, once the shell says it is ready (models listed)."""
+    """A fresh context and page on the app, once the shell says it is ready (models listed); the page records
+    its policy violations (:data:`CSP_RECORDER`)."""
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    context.add_init_script(CSP_RECORDER)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

@@ -5,6 +5,7 @@ The screenshots in docs/screenshots/ are written here, after a real prediction i
 
 from __future__ import annotations
 
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -76,6 +77,16 @@ def test_run_bundled_model_shows_overlay_backend_and_log(app):
     assert shown["canvas"] == [550, 660]
     assert "smooth [1, 1, 660, 550]" in shown["log"] and "done in" in shown["progress"]
     assert app.errors == []
+
+
+def test_app_page_runs_without_eval(app, app_site):  # noqa: F811
+    """The page's policy refuses string evaluation ('unsafe-eval', pyapp/csp.py) and nothing on it tried: the
+    shell started (PyScript on MicroPython), described a model, opened an image and ran it (the test above)."""
+    with urllib.request.urlopen(app_site.url, timeout=10) as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src" in policy and "'unsafe-eval'" not in policy, policy
+    assert int(app.evaluate("document.body.dataset.runs")) >= 1
+    assert app.evaluate("window.cspViolations") == []
 
 
 def test_one_pyodide_per_page(browser, app_site):  # noqa: F811
