@@ -1,6 +1,7 @@
 """The app through its UI in headless Chromium: one Pyodide per page, run, classify, bad input, screenshots.
 
-The screenshots in docs/screenshots/ are written here, after a real prediction is on screen.
+The docs' app screenshots are taken here, after a real prediction is on screen (to a temporary folder;
+``python scripts/screenshots.py`` writes them to docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from app_fixtures import (  # noqa: F401
     playwright,
     require_model,
     run_and_wait,
+    shots,
     wait_error,
 )
 from shared_paths import SHARED
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 CELL = SHARED / "data" / "cell.png"
 CHELSEA = SHARED / "data" / "chelsea.png"
 
@@ -178,16 +179,15 @@ def _show_a_prediction(page) -> None:
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", {"width": 1280, "height": 800}),
                                                 ("phone", {"width": 390, "height": 844})])
-def test_screenshots(browser, app_site, name, viewport):  # noqa: F811
+def test_screenshots(browser, app_site, shots, name, viewport):  # noqa: F811
     context, page = open_app(browser, app_site.url, viewport)
     _show_a_prediction(page)
     if name == "desktop":  # the result is on screen without scrolling
         box = page.locator("#output-pane .frame").bounding_box()
         assert box["y"] + box["height"] <= viewport["height"] + 1, box
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.screenshot(path=str(shots / f"{name}.png"))
     if name == "phone":  # the results below the overlay: count, downloads, objects table
         page.locator("#results").scroll_into_view_if_needed()
-        page.screenshot(path=str(SCREENSHOTS / "phone-results.png"))
+        page.screenshot(path=str(shots / "phone-results.png"))
     assert page.errors == []
     context.close()
