@@ -37,7 +37,8 @@ BASE = {
 """Directives of every page; the engine page's WebSocket to a user-chosen host needs ``wss:`` in connect-src."""
 
 # No 'unsafe-eval' on the app page either: PyScript 0.6.66 would compile its (unused) worker hooks with
-# Function(); web/pyapp/pyscript-hooks.js clears them first. The app page may load plugins too
+# Function() and hypha-rpc evals typed array names; web/pyapp/no-eval.js gives both what they need without
+# evaluating strings (docs/security.md). The app page may load plugins too
 # (pyapp/plugins.js), so it allows the sandbox frame's script like plugins.html.
 SHELL = {"script-src": "'self' 'wasm-unsafe-eval' {frame}"}
 

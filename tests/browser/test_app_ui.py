@@ -87,6 +87,10 @@ def test_app_page_runs_without_eval(app, app_site):  # noqa: F811
         policy = response.headers["Content-Security-Policy"]
     assert "script-src" in policy and "'unsafe-eval'" not in policy, policy
     assert int(app.evaluate("document.body.dataset.runs")) >= 1
+    # the Train panel's client (hypha-rpc evaluates its typed-array names at load: web/pyapp/no-eval.js)
+    loaded = app.evaluate("""async () => { try { const m = await import('/hypha/hypha-rpc-websocket.min.mjs');
+        return typeof m.connectToServer; } catch (err) { return err.message; } }""")
+    assert loaded == "function"
     assert app.evaluate("window.cspViolations") == []
 
 

@@ -223,6 +223,7 @@ def test_opening_a_file_during_a_run_then_cancel(app, images):
     assert "cancel: stopped between two tiles" in app.text_content("#log")
     app.fill("#tile", "")
     assert run_and_wait(app) == "done"
+    assert app.evaluate("window.cspViolations") == []  # no eval on the way (pyapp/csp.py)
 
 
 def test_cancel_restarts_a_worker_that_does_not_stop(app, images):
