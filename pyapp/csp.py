@@ -36,10 +36,11 @@ BASE = {
 }
 """Directives of every page; the engine page's WebSocket to a user-chosen host needs ``wss:`` in connect-src."""
 
-# PyScript 0.6.66 (the app page's shell) evaluates strings: measured, it does not start without 'unsafe-eval'.
-# Drop it here once the shell no longer needs it (tests/test_csp.py lists the pages allowed to keep it).
-# The app page may load plugins too (pyapp/plugins.js), so it allows the sandbox frame's script like plugins.html.
-SHELL = {"script-src": "'self' 'wasm-unsafe-eval' 'unsafe-eval' {frame}"}
+# No 'unsafe-eval' on the app page either: PyScript 0.6.66 would compile its (unused) worker hooks with
+# Function() and hypha-rpc evals typed array names; web/pyapp/no-eval.js gives both what they need without
+# evaluating strings (docs/security.md). The app page may load plugins too
+# (pyapp/plugins.js), so it allows the sandbox frame's script like plugins.html.
+SHELL = {"script-src": "'self' 'wasm-unsafe-eval' {frame}"}
 
 PAGES = {
     "/index.html": SHELL,

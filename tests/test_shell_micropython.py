@@ -6,7 +6,9 @@ loads), run under Node.js with a stand-in ``pyscript`` module (``js`` and ``jsff
 - the pure helpers (``pyapp.shell.view``) give the same results there as in CPython, on shared vectors;
 - ``dom.wait`` turns a rejected promise into ``JsError`` even after ``import asyncio`` (PyScript imports it, and
   then MicroPython never delivers a rejection to an awaiting coroutine: the reason for the bridge), ``dom.sleep``
-  waits on a JavaScript timer, and ``dom.listen`` sends a handler's exception to the error callback.
+  waits on a JavaScript timer, and ``dom.listen`` sends a handler's exception to the error callback;
+- two handlers awaiting at once each get their own answer (MicroPython's ``asyncio`` wakes awaiters of JavaScript
+  promises through one shared slot: the reason ``dom.wait`` yields the promise instead).
 """
 
 from __future__ import annotations
@@ -94,12 +96,22 @@ async def async_handler(evt):
     await dom.wait(js_later(False))
 dom.listen("a", "click", sync_handler, errors.append)
 dom.listen("b", "click", async_handler, errors.append)
+answers = {}
+def answer_to(name, ms):
+    async def handler(evt):
+        answers[name] = await dom.wait(js_after(name, ms))  # each handler its own answer
+        await dom.sleep(ms)
+        answers[name + " slept"] = await dom.wait(js_after(name + " again", ms))
+    return handler
+dom.listen("c", "click", answer_to("c", 60), errors.append)
+dom.listen("d", "click", answer_to("d", 20), errors.append)
 out["shell_class"] = app.Shell.__name__ + " < " + inputs.Inputs.__name__
 out["results_class"] = results.Results.__name__
 """
 # after the page's JavaScript fired both events (as a browser does, outside any Python await)
 REPORT = r"""
 out["handler_errors"] = [type(e).__name__ + ": " + str(e) for e in errors]
+out["concurrent_answers"] = answers
 print("RESULT " + json.dumps(out))
 """
 
@@ -118,6 +130,7 @@ const bridgeUrl = "data:text/javascript," + encodeURIComponent(readFileSync(brid
 globalThis.pyapp = { bridge: await import(bridgeUrl) };
 const fail = () => new Error("it failed");
 globalThis.js_later = (ok) => new Promise((res, rej) => setTimeout(() => ok ? res(42) : rej(fail()), 5));
+globalThis.js_after = (value, ms) => new Promise((res) => setTimeout(() => res(value), ms));
 globalThis.js_now = () => performance.now();
 const mp = await loadMicroPython({ stdout: (line) => console.log(line), linebuffer: true });
 for (const [path, text] of Object.entries(JSON.parse(readFileSync(filesJson, "utf8")))) {
@@ -127,9 +140,15 @@ for (const [path, text] of Object.entries(JSON.parse(readFileSync(filesJson, "ut
   }
   mp.FS.writeFile(path, text);
 }
-mp.runPython("from js import js_later, js_now");
+mp.runPython("from js import js_later, js_after, js_now");
 await mp.runPythonAsync(readFileSync(code, "utf8"));
 for (const id of ["a", "b"]) await listeners[`${id}/click`]({ kind: "click" });
+// two handlers awaiting the page at once (a click during a run): both started before either is answered; a lost
+// answer leaves its handler waiting forever, so give up after 3 s and let the report show what arrived
+const both = Promise.all(["c", "d"].map((id) => listeners[`${id}/click`]({ kind: "click" })));
+let guard;
+await Promise.race([both, new Promise((res) => { guard = setTimeout(res, 3000); })]);
+clearTimeout(guard);
 await mp.runPythonAsync(readFileSync(report, "utf8"));
 """
 
@@ -176,6 +195,12 @@ def test_sleep_waits_on_a_javascript_timer(micropython_run: dict) -> None:
 
 def test_listen_reports_handler_errors(micropython_run: dict) -> None:
     assert micropython_run["handler_errors"] == ["ValueError: sync click", "JsError: it failed"]
+
+
+def test_concurrent_handlers_each_get_their_own_answer(micropython_run: dict) -> None:
+    """Two event handlers awaiting the page at once (e.g. opening a file while a run awaits the worker): each
+    gets its own answer, in the order the answers come (d's are sooner), and neither waits forever."""
+    assert micropython_run["concurrent_answers"] == {"c": "c", "d": "d", "c slept": "c again", "d slept": "d again"}
 
 
 def test_view_helpers() -> None:

@@ -280,10 +280,10 @@ class Shell(Inputs, Results):
         finally:
             self.update_run_button()
 
-    def on_camera(self, evt: object) -> None:
+    async def on_camera(self, evt: object) -> None:
         self.task = "camera"
         self.clear_result()
-        Inputs.on_camera(self, evt)
+        await Inputs.on_camera(self, evt)
 
     def on_camera_stop(self, evt: object) -> None:
         Inputs.on_camera_stop(self, evt)

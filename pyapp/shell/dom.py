@@ -1,16 +1,22 @@
 """The shell's bridge to the page: elements, events, JavaScript values and promises (PyScript, browser only).
 
-Written for PyScript's MicroPython (1.26.0-preview-293), and interpreter-neutral (``pyscript.ffi``), with two
-rules that come from MicroPython in the browser:
+Written for PyScript's MicroPython (1.26.0-preview-293), with three rules that come from MicroPython in the
+browser:
 
-- never ``await`` a JavaScript promise that may reject: under PyScript (which imports ``asyncio``) the rejection
-  does not reach Python and the coroutine hangs. :func:`wait` awaits ``pyapp.bridge.settle(promise)``, which
-  always resolves, and raises :class:`JsError` for a rejection;
+- never ``await`` a JavaScript promise directly: PyScript imports ``asyncio``, and from then on MicroPython
+  waits on a promise through ``asyncio.core.ThenableEvent`` and wakes the waiting coroutine through
+  ``asyncio.core.TopLevelCoro``, which holds one pending resume for the whole interpreter. Two coroutines awaiting
+  at once (two event handlers, or a click while a run awaits the model worker) overwrite each other's: one is
+  woken with the other's (missing) answer, the other is never woken. And a rejection is never delivered (the
+  event only listens to fulfilment), so the coroutine hangs. :func:`wait` and :func:`sleep` instead *yield* the
+  promise (:func:`_answer`), which MicroPython hands to the JavaScript code driving that coroutine: each
+  coroutine is resumed with its own promise's outcome;
+- the promise yielded is ``pyapp.bridge.settle(promise)``, which always resolves (to ``{ok, value | error}``):
+  :func:`wait` raises :class:`JsError` with the rejection's one line;
 - no ``asyncio`` (its sleeps break later JavaScript awaits): :func:`sleep` waits on a JavaScript timer.
 
-JavaScript objects become Python data through JSON (:func:`py`), the one conversion both interpreters share.
+JavaScript objects become Python data through JSON (:func:`py`).
 """
-
 import json
 
 from pyscript import document, window  # type: ignore[import-not-found]
@@ -36,9 +42,16 @@ def py(value: object) -> object:
     return json.loads(window.JSON.stringify(value))
 
 
+def _answer(promise: object) -> object:
+    """Awaitable: the value ``promise`` resolves to, for this coroutine alone (a generator, so that the promise
+    itself goes up to the JavaScript that resumes this coroutine, never through ``asyncio``: see above)."""
+    value = yield promise
+    return value
+
+
 async def wait(promise: object) -> object:
     """The value of a JavaScript promise; :class:`JsError` with its message when it rejects."""
-    outcome = await window.pyapp.bridge.settle(promise)
+    outcome = await _answer(window.pyapp.bridge.settle(promise))
     if not outcome.ok:
         raise JsError(outcome.error)
     return outcome.value
@@ -46,7 +59,7 @@ async def wait(promise: object) -> object:
 
 async def sleep(ms: int) -> None:
     """Let the page run for ``ms`` milliseconds."""
-    await window.pyapp.bridge.sleep(ms)
+    await _answer(window.pyapp.bridge.sleep(ms))
 
 
 def clock() -> str:

@@ -118,14 +118,14 @@ class Inputs:
         self.auto_contrast(photo=photo)
         self.api.viewer.view.reset()
 
-    def on_axes(self, _evt: object) -> None:
+    async def on_axes(self, _evt: object) -> None:
         """The user's reading of a 3D image's first axis: channels, z planes or time points."""
         axes = el("axes-pick").value + "yx"
         self.stack = self.api.viewer.withAxes(self.stack, axes)
         self.layout = py(self.api.viewer.layout(self.stack))
         self.plane, self.plane_results = 0, []
         self.setup_image()
-        self.api.annotations.attach(self.stack, 0).then(lambda _shown: None, self.fail)  # not awaited: on_plane
+        await wait(self.api.annotations.attach(self.stack, 0))
         lay = self.layout
         self.log(f"axes {axes}: {lay['planes']} {lay['planeLabel']} plane(s) of {lay['channels']} channel(s)")
     def setup_planes(self) -> None:
@@ -217,7 +217,7 @@ class Inputs:
         self.api.viewer.view.apply()
         document.body.dataset.contrast = f"{lo:g}..{hi:g}"
 
-    def on_plane(self, _evt: object) -> None:
+    async def on_plane(self, _evt: object) -> None:
         self.plane = int(el("plane").value)
         el("plane-text").textContent = f"{self.plane + 1}/{self.layout['planes']}"
         self.draw_input()
@@ -227,12 +227,8 @@ class Inputs:
             self.show_objects(result)  # the objects of this plane, when they were asked for
         self.redraw()
         plane = str(self.plane)
-
-        def shown(_restored: object) -> None:
-            document.body.dataset.plane = plane
-
-        # not awaited (a run may be awaiting the worker: see on_cancel); the page's dataset says when it is shown
-        self.api.annotations.attach(self.stack, self.plane).then(shown, self.fail)
+        await wait(self.api.annotations.attach(self.stack, self.plane))
+        document.body.dataset.plane = plane  # the plane's annotations are shown
 
     def model_changed(self) -> None:
         """The tile field and the channel choice for the model just chosen (the last run's planes are stale)."""
@@ -252,24 +248,11 @@ class Inputs:
         self.setup_channels()
 
     # -- camera ---------------------------------------------------------------------------------------
-    def on_camera(self, _evt: object) -> None:
-        """Start the camera; not awaited, as the live loop's last run may still be awaiting the worker (two
-        coroutines awaiting at once lose one on PyScript's MicroPython)."""
+    async def on_camera(self, _evt: object) -> None:
+        """Start the camera (the live loop's last run may still be awaiting the worker meanwhile)."""
         self.clear_error()
         video = el("camera-video")
-
-        def started(outcome: object) -> None:
-            if not outcome.ok:
-                self.fail(JsError(outcome.error))
-                return
-            try:
-                self.camera_on(video)
-            except Exception as err:  # shown, as listen() would
-                self.fail(err)
-
-        self.api.bridge.settle(self.api.camera.start(video)).then(started)
-
-    def camera_on(self, video: object) -> None:
+        await wait(self.api.camera.start(video))
         video.hidden, el("input-canvas").hidden, el("placeholder").hidden = False, True, True
         el("camera-controls").hidden, el("image-controls").hidden = False, True
         self.api.annotations.detach()
@@ -402,15 +385,14 @@ class Inputs:
         bar.value = int((index + 1) / planes * 1000)
         return result
 
-    def on_cancel(self, _evt: object) -> None:
+    async def on_cancel(self, _evt: object) -> None:
         self.cancelled = True
         el("cancel").disabled = True
         el("progress-text").textContent = "Cancelling…"
-
-        def done(outcome: object) -> None:
-            how = "the model worker restarted" if outcome.restarted else "stopped between two tiles"
-            self.log(f"cancel: {how}")
-
-        # not awaited: the run's own await sees the rejection (two coroutines awaiting at once lose one on
-        # PyScript's MicroPython)
-        self.api.cancel().then(done, lambda err: self.log(f"cancel failed: {err}"))
+        try:  # meanwhile the run's own await sees its prediction rejected ("cancelled")
+            outcome = await wait(self.api.cancel())
+        except JsError as err:
+            self.log(f"cancel failed: {err}")
+            return
+        how = "the model worker restarted" if outcome.restarted else "stopped between two tiles"
+        self.log(f"cancel: {how}")

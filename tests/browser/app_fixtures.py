@@ -6,6 +6,8 @@ Servers bind 127.0.0.1; Chromium resolves no other host (the flags of test_e2e_p
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,12 @@ SEGMENTER = "czann-nucleus"
 BOOT_MS = 120_000  # the model worker's Pyodide (and the MicroPython shell) while the service worker fills its cache
 CAT_WORDS = ("tabby", "tiger cat", "persian cat", "siamese cat", "egyptian cat", "cat")
 READY = "document.body.dataset.state && document.body.dataset.state !== 'running' && 'runs' in document.body.dataset"
+UPDATE_SCREENSHOTS = "PYAPP_UPDATE_SCREENSHOTS"  # =1: screenshots go to docs/screenshots/ (scripts/screenshots.py)
+DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+_FUNCTION = re.compile(r"\s*(async\s+)?(function\b|\([^()]*\)\s*=>|[\w$]+\s*=>)")
+"""The start of a JavaScript function: ``function``, ``(a, b) =>``, ``x =>`` (``async`` before any)."""
 
 
 def _wait_without_eval() -> None:
@@ -39,8 +47,7 @@ def _wait_without_eval() -> None:
     original = Page.wait_for_function
 
     def wait_for_function(self, expression, *args, **kwargs):  # type: ignore[no-untyped-def]
-        text = expression.strip()
-        if not (text.startswith(("function", "async")) or "=>" in text.split("\n", 1)[0]):
+        if not _FUNCTION.match(expression):  # an expression, such as "[...x].some((i) => i.ok)"
             expression = f"() => ({expression})"
         return original(self, expression, *args, **kwargs)
 
@@ -112,6 +119,16 @@ def open_workbench(playwright, site: Site, workspace: str):
     return browser, context, page
 
 
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the tests' screenshots go to: a temporary one, so test runs leave docs/ alone; docs/screenshots/
+    when ``PYAPP_UPDATE_SCREENSHOTS=1`` (``python scripts/screenshots.py`` refreshes the docs' pictures)."""
+    if os.environ.get(UPDATE_SCREENSHOTS) == "1":
+        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return DOC_SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture(scope="module")
 def app_site() -> Iterator[Site]:
     site = Site()
@@ -130,9 +147,17 @@ def launch(playwright, extra: tuple[str, ...] = ()):
     return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[*FLAGS, *extra])
 
 
+CSP_RECORDER = """window.cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(
+    `${e.effectiveDirective} ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}:${e.columnNumber}`));"""
+"""Init script: the page's Content-Security-Policy violations in ``window.cspViolations`` (one line each)."""
+
+
 def open_app(browser, url: str, viewport: dict | None = None):
-    """A fresh context and page on the app, once the shell says it is ready (models listed)."""
+    """A fresh context and page on the app, once the shell says it is ready (models listed); the page records
+    its policy violations (:data:`CSP_RECORDER`)."""
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    context.add_init_script(CSP_RECORDER)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

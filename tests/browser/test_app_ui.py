@@ -1,10 +1,12 @@
 """The app through its UI in headless Chromium: one Pyodide per page, run, classify, bad input, screenshots.
 
-The screenshots in docs/screenshots/ are written here, after a real prediction is on screen.
+The docs' app screenshots are taken here, after a real prediction is on screen (to a temporary folder;
+``python scripts/screenshots.py`` writes them to docs/screenshots/).
 """
 
 from __future__ import annotations
 
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -26,11 +28,11 @@ from app_fixtures import (  # noqa: F401
     playwright,
     require_model,
     run_and_wait,
+    shots,
     wait_error,
 )
 from shared_paths import SHARED
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 CELL = SHARED / "data" / "cell.png"
 CHELSEA = SHARED / "data" / "chelsea.png"
 
@@ -76,6 +78,20 @@ def test_run_bundled_model_shows_overlay_backend_and_log(app):
     assert shown["canvas"] == [550, 660]
     assert "smooth [1, 1, 660, 550]" in shown["log"] and "done in" in shown["progress"]
     assert app.errors == []
+
+
+def test_app_page_runs_without_eval(app, app_site):  # noqa: F811
+    """The page's policy refuses string evaluation ('unsafe-eval', pyapp/csp.py) and nothing on it tried: the
+    shell started (PyScript on MicroPython), described a model, opened an image and ran it (the test above)."""
+    with urllib.request.urlopen(app_site.url, timeout=10) as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src" in policy and "'unsafe-eval'" not in policy, policy
+    assert int(app.evaluate("document.body.dataset.runs")) >= 1
+    # the Train panel's client (hypha-rpc evaluates its typed-array names at load: web/pyapp/no-eval.js)
+    loaded = app.evaluate("""async () => { try { const m = await import('/hypha/hypha-rpc-websocket.min.mjs');
+        return typeof m.connectToServer; } catch (err) { return err.message; } }""")
+    assert loaded == "function"
+    assert app.evaluate("window.cspViolations") == []
 
 
 def test_one_pyodide_per_page(browser, app_site):  # noqa: F811
@@ -167,16 +183,15 @@ def _show_a_prediction(page) -> None:
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", {"width": 1280, "height": 800}),
                                                 ("phone", {"width": 390, "height": 844})])
-def test_screenshots(browser, app_site, name, viewport):  # noqa: F811
+def test_screenshots(browser, app_site, shots, name, viewport):  # noqa: F811
     context, page = open_app(browser, app_site.url, viewport)
     _show_a_prediction(page)
     if name == "desktop":  # the result is on screen without scrolling
         box = page.locator("#output-pane .frame").bounding_box()
         assert box["y"] + box["height"] <= viewport["height"] + 1, box
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.screenshot(path=str(shots / f"{name}.png"))
     if name == "phone":  # the results below the overlay: count, downloads, objects table
         page.locator("#results").scroll_into_view_if_needed()
-        page.screenshot(path=str(SCREENSHOTS / "phone-results.png"))
+        page.screenshot(path=str(shots / "phone-results.png"))
     assert page.errors == []
     context.close()

@@ -205,6 +205,27 @@ def test_cancel_stops_a_long_tiled_run_with_an_estimate(app, images):
     assert run_and_wait(app) == "done"
 
 
+def test_opening_a_file_during_a_run_then_cancel(app, images):
+    """Two handlers awaiting the page at once: the run awaits the model worker while the file handler awaits the
+    decoder. The image opens meanwhile, and the run still hears its Cancel (each await gets its own answer)."""
+    choose_model(app, "smooth2d")
+    open_image(app, images / "big.npy")
+    app.evaluate("document.getElementById('run-options').open = true")
+    app.fill("#tile", "32")
+    app.wait_for_function("!document.getElementById('run').disabled")
+    app.click("#run")
+    app.wait_for_function("/tiles/.test(document.getElementById('progress-text').textContent)", timeout=60_000)
+    open_image(app, images / "grey.tif")
+    assert app.evaluate("document.body.dataset.state") == "running"
+    assert app.text_content("#input-caption").startswith("grey.tif · 64×48")
+    app.click("#cancel")
+    app.wait_for_function("document.body.dataset.state === 'cancelled'", timeout=30_000)
+    assert "cancel: stopped between two tiles" in app.text_content("#log")
+    app.fill("#tile", "")
+    assert run_and_wait(app) == "done"
+    assert app.evaluate("window.cspViolations") == []  # no eval on the way (pyapp/csp.py)
+
+
 def test_cancel_restarts_a_worker_that_does_not_stop(app, images):
     """pyapp.cancel({graceMs: 0}): no time to stop between tiles, so the worker is replaced; the page runs on."""
     outcome = app.evaluate("""async () => {

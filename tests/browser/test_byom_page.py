@@ -2,7 +2,7 @@
 for the same inputs (rdf fields, files, test tensors within 1e-6), refuses inconsistent input naming the field,
 hands the package to the app ("Use this model"); a model without ONNX weights is refused with how to convert it.
 
-The screenshots of docs/packaging.md are written here (docs/screenshots/package-*.png).
+The screenshots of docs/packaging.md are taken here (package-*.png: see ``shots`` in app_fixtures.py).
 """
 
 from __future__ import annotations
@@ -21,13 +21,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from app_fixtures import BOOT_MS, READY, ROOT, Site, launch, playwright, serve_built, wait_error  # noqa: F401
+from app_fixtures import (  # noqa: F401
+    BOOT_MS,
+    READY,
+    ROOT,
+    Site,
+    launch,
+    playwright,
+    serve_built,
+    shots,
+    wait_error,
+)
 from byom_models import tiny_net, write_torch_package
 
 from pyapp.cli import main as pyapp_main
 
 pytest.importorskip("torch", reason="torch is needed to build the test network (pyapp[zoo])")
-SHOTS = ROOT / "docs" / "screenshots"
 #: The form's fields and the same as `pyapp package --onnx` options (the test's one source of both).
 FORM = {"#pkg-halo": "4", "#pkg-name": "Tiny blob net", "#pkg-authors": "Ada Lovelace\nGrace Hopper",
         "#pkg-license": "MIT", "#pkg-description": "Finds blobs in a test image.", "#pkg-tags": "blobs, test",
@@ -118,18 +127,18 @@ def _pixels(data: bytes, name: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)), dtype=np.float64)
 
 
-def test_form_reads_the_network_and_builds_the_cli_package(page, inputs: Path, tmp_path: Path, capsys):
+def test_form_reads_the_network_and_builds_the_cli_package(page, inputs: Path, tmp_path: Path, capsys,
+                                                           shots):  # noqa: F811
     _fill_form(page, inputs)
     network = page.text_content("#pkg-network")
     assert "“raw”: any × 1 × any × any" in network and "“logits”: any × 2 × any × any" in network, network
     assert page.input_value("#pkg-input-axes") == "bcyx" and page.input_value("#pkg-output-axes") == "bcyx"
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("document.getElementById('package-panel').scrollTop = 0")
-    page.screenshot(path=str(SHOTS / "package-form.png"))
+    page.screenshot(path=str(shots / "package-form.png"))
     _build(page)
     assert page.evaluate("document.body.dataset.package") == "built", page.text_content("#pkg-message")
     page.locator("#pkg-done").scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "package-built.png"))
+    page.screenshot(path=str(shots / "package-built.png"))
     with page.expect_download() as download:
         page.click("#pkg-download")
     assert download.value.suggested_filename == "tiny-blob-net.zip"
@@ -194,7 +203,8 @@ def test_form_reads_the_network_and_builds_the_cli_package(page, inputs: Path, t
     ("#pkg-name", "abc", "pkg-name", "Name: 'abc': a model name has 5 to 128 characters"),
     ("#pkg-output-channels", "a,b,c", "pkg-output-channels", "Output channel names: 3 names for 2 output channels"),
 ])
-def test_inconsistent_input_is_refused_with_the_field_named(page, inputs: Path, selector, value, field, words):
+def test_inconsistent_input_is_refused_with_the_field_named(page, inputs: Path, shots, selector, value, field,  # noqa: F811
+                                                            words):
     if page.evaluate("!document.querySelector('#package-panel.open')"):
         _fill_form(page, inputs)
     for sel, good in FORM.items():
@@ -208,7 +218,7 @@ def test_inconsistent_input_is_refused_with_the_field_named(page, inputs: Path, 
     assert page.get_attribute(f"#{field}", "aria-invalid") == "true"
     if field == "pkg-halo":
         page.locator("#pkg-message").scroll_into_view_if_needed()
-        page.screenshot(path=str(SHOTS / "package-refused.png"))
+        page.screenshot(path=str(shots / "package-refused.png"))
     page.fill(selector, FORM.get(selector, "bcyx"))
 
 

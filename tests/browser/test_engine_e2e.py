@@ -4,7 +4,8 @@ Connect, pick an image/mask pair (crops of the DSB 2018 image from ../shared), c
 loss and validation curves update, survive a cut connection (a TCP proxy between page and engine resets every
 socket), stop, bring the model to the page, and predict with it locally. The driver's network log shows that no
 image byte went out before consent, that the image bytes did go out after it, and that the page talked to no
-host but the app's own and the engine. Screenshots of the panel and the consent dialog go to docs/screenshots/.
+host but the app's own and the engine. Screenshots of the panel and the consent dialog are taken here
+(see ``shots`` in app_fixtures.py).
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from app_fixtures import ROOT, app_site, launch, open_app, playwright  # noqa: F401
+from app_fixtures import app_site, launch, open_app, playwright, shots  # noqa: F401
 from shared_paths import SHARED
 from tcp_proxy import TcpProxy
 
 DSB = SHARED / "data" / "nuclei-dsb2018"
-SHOTS = ROOT / "docs" / "screenshots"
 CROP = (slice(0, 512), slice(0, 384))  # 384 wide: the upload is not the square the model's tests use
 STEPS = 40  # the panel validates every 4 steps, so the validation curve and the sample show early
 TRAIN_MS = 300_000  # 40 U-Net steps on two shared CPU cores
@@ -65,7 +65,7 @@ def as_bytes(payload: str | bytes) -> bytes:
     return payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogateescape")
 
 
-def test_train_on_engine_then_predict_here(playwright, app_site, engine, proxy, pair) -> None:  # noqa: F811
+def test_train_on_engine_then_predict_here(playwright, app_site, engine, proxy, pair, shots) -> None:  # noqa: F811
     image_path, mask_path, image = pair
     engine_url = f"http://127.0.0.1:{proxy.port}"
     browser = launch(playwright)
@@ -104,7 +104,7 @@ def test_train_on_engine_then_predict_here(playwright, app_site, engine, proxy, 
     text = page.inner_text("#engine-consent")
     assert f"to 127.0.0.1:{proxy.port}" in text
     assert "dsb-crop.tif + mask dsb-crop-mask.tif · 512×384" in text
-    page.screenshot(path=str(SHOTS / "engine-consent.png"))
+    page.screenshot(path=str(shots / "engine-consent.png"))
     before = [f for f in frames if f[0] == "before"]
     assert sum(len(f[2]) for f in before) < 32_000, "more than connection chatter went out before consent"
     assert not any(s in f[2] for f in before for s in snippets(image)), "image bytes were sent before consent"
@@ -133,7 +133,7 @@ def test_train_on_engine_then_predict_here(playwright, app_site, engine, proxy, 
     page.click("#engine-stop")
     page.wait_for_function("['stopped', 'done'].includes(document.body.dataset.engineState)", timeout=TRAIN_MS)
     page.wait_for_function("!document.getElementById('engine-use').disabled")
-    page.screenshot(path=str(SHOTS / "engine-panel.png"))
+    page.screenshot(path=str(shots / "engine-panel.png"))
     page.click("#engine-use")
     page.wait_for_function("document.body.dataset.engineModel", timeout=120_000)
     model_id = page.evaluate("document.body.dataset.engineModel")

@@ -3,7 +3,7 @@ another origin on 127.0.0.1 with CORS, under the app's Content-Security-Policy: 
 modality, covers, models without ONNX weights marked, load by nickname and predict as the gold model's test
 output; then both servers stop and a reload still lists the collection and loads the kept model.
 
-The screenshot of docs/packaging.md's zoo section is written here (docs/screenshots/zoo-browser.png).
+The screenshot of docs/packaging.md's zoo section is taken here (zoo-browser.png: see ``shots``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from app_fixtures import BOOT_MS, READY, ROOT, Site, launch, playwright  # noqa: F401
+from app_fixtures import BOOT_MS, READY, Site, launch, playwright, shots  # noqa: F401
 from shared_paths import GOLD
 
-SHOTS = ROOT / "docs" / "screenshots"
 PREDICT = """async ([model, x]) => {
   const r = await window.pyapp.predict(model, {data: new Float32Array(x.data), shape: x.shape, dtype: "float32"},
                                        {axes: "bcyx"});
@@ -131,7 +130,7 @@ def _load(page, key: str) -> str:
     return page.evaluate("document.body.dataset.model")
 
 
-def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: F811
+def test_browse_search_load_and_reload_offline(playwright, site, zoo, shots):  # noqa: F811
     from pyapp.runtime import ModelRunner
     from pyapp.spec import load
 
@@ -164,9 +163,8 @@ def test_browse_search_load_and_reload_offline(playwright, site, zoo):  # noqa: 
     page.wait_for_function("[...document.querySelectorAll('#zoo-cards img')].some((i) => i.src.startsWith('blob:') "
                            "&& i.complete && i.naturalWidth > 0)", timeout=30_000)
     assert page.text_content("#zoo-message").startswith("4 models: 1 run here, 1 cannot run in the browser, 2 do")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("document.getElementById('zoo-message').scrollIntoView({block: 'start'})")
-    page.screenshot(path=str(SHOTS / "zoo-browser.png"))
+    page.screenshot(path=str(shots / "zoo-browser.png"))
 
     for key in ("tiny-torch", "mystery-net"):  # weights listed without ONNX; not listed, found out on loading
         error = page.evaluate("(k) => window.pyapp.zoo.load(k).then(() => '', (e) => e.message)", key)

@@ -1,6 +1,6 @@
-// What the page's MicroPython shell (pyapp/shell/dom.py) awaits instead of raw promises: under PyScript
-// (which imports asyncio) MicroPython 1.26.0-preview-293 never delivers a rejection to the awaiting coroutine,
-// so it awaits settle(promise), which always resolves; and it sleeps on a JavaScript timer, not asyncio.
+// What the page's MicroPython shell (pyapp/shell/dom.py) waits on instead of raw promises (dom.py yields them
+// to the JavaScript that resumes each coroutine, not through asyncio: see its docstring): settle(promise)
+// always resolves, so a rejection arrives as data; and it sleeps on a JavaScript timer, not asyncio.
 //   await settle(promise) -> {ok: true, value} | {ok: false, error: "one line"}
 //   await sleep(ms)
 export const settle = (promise) => Promise.resolve(promise).then(

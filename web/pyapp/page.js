@@ -1,5 +1,6 @@
 // The page's JavaScript side: window.pyapp (app.js) plus the camera, pixel helpers and offline support the
 // PyScript shell (pyapp/shell/app.py) calls. The UI itself is Python; this file only wires modules together.
+import "./no-eval.js";  // first: the page runs without eval (PyScript, hypha-rpc: see there)
 import pyapp from "./app.js";
 import * as imaging from "./imaging.js";
 import * as results from "./results.js";
