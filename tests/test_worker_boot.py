@@ -15,23 +15,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from pyodide_node import run_in_worker_pyodide
 
 from pyapp.cli import example_model
 
 ROOT = Path(__file__).resolve().parents[1]
-DIST = ROOT / "static" / "pyodide"
 WORKER = ROOT / "web" / "pyapp" / "model-worker.js"
 
 SCRIPT = """
-import { pathToFileURL } from "node:url";
-import { readFileSync } from "node:fs";
-const [dist, optionsFile, zipFile, bootJson, runnerJson] = process.argv.slice(1);
-const { loadPyodide } = await import(pathToFileURL(dist + "/pyodide.mjs").href);
-const options = readFileSync(optionsFile, "utf8");
-const { pyodideOptions } = await import("data:text/javascript," + encodeURIComponent(options));
-const pyodide = await loadPyodide({ ...pyodideOptions(dist + "/"), packages: JSON.parse(bootJson) });
-pyodide.registerJsModule("pyapp_js", {});  // as model-worker.js (ortweb.py imports it)
+const [zipFile, runnerJson] = args;
 const probe = pyodide.runPython("import sys; lambda: 'numpy' in sys.modules");
 const installed = () => Object.keys(pyodide.loadedPackages).sort();
 const seen = { boot: installed() };
@@ -53,17 +45,9 @@ def worker_list(name: str) -> list[str]:
 
 
 def test_boot_packages_and_describe_leave_numpy_out(tmp_path: Path) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is needed (Node.js 20+)", pytrace=False)
-    if not (DIST / "pyc" / "pyodide-lock.json").is_file():
-        pytest.fail(f"{DIST} is not built: run `python build.py`", pytrace=False)
     archive = shutil.make_archive(str(tmp_path / "model"), "zip", example_model().parent)
-    proc = subprocess.run([node, "--input-type=module", "-e", SCRIPT, str(DIST), str(WORKER.with_name(
-        "pyodide-options.js")), archive, json.dumps(worker_list("BOOT_PACKAGES")),
-        json.dumps(worker_list("RUNNER_PACKAGES"))], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-1500:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = run_in_worker_pyodide(SCRIPT, worker_list("BOOT_PACKAGES"), archive,
+                                 json.dumps(worker_list("RUNNER_PACKAGES")))
     boot = {name.lower() for name in seen["boot"]}
     assert "numpy" not in boot and {"pyapp", "pyyaml"} <= boot, seen
     assert seen["described"] == {"name": "Smooth 2D example", "inputs": 1, "numpy": False}, seen

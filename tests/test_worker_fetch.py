@@ -5,29 +5,14 @@
 from __future__ import annotations
 
 import http.server
-import json
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-DIST = ROOT / "static" / "pyodide"
-OPTIONS = ROOT / "web" / "pyapp" / "pyodide-options.js"
+from pyodide_node import run_in_worker_pyodide
 
 SCRIPT = """
-import { pathToFileURL } from "node:url";
-import { readFileSync } from "node:fs";
-const [dist, optionsFile, base] = process.argv.slice(1);
-const { loadPyodide } = await import(pathToFileURL(dist + "/pyodide.mjs").href);
-const options = readFileSync(optionsFile, "utf8");
-const { pyodideOptions } = await import("data:text/javascript," + encodeURIComponent(options));
-const pyodide = await loadPyodide({ ...pyodideOptions(dist + "/"), packages: ["pyyaml", "pyapp", "numpy"] });
-pyodide.registerJsModule("pyapp_js", {});
-pyodide.globals.set("base", base);
+pyodide.globals.set("base", args[0]);
 const seen = await pyodide.runPythonAsync(`
 import json, os
 from pathlib import Path
@@ -81,15 +66,7 @@ def server() -> Iterator[str]:
 
 
 def test_downloads_over_the_limit_fail_with_one_line(server: str) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is needed (Node.js 20+)", pytrace=False)
-    if not (DIST / "pyc" / "pyodide-lock.json").is_file():
-        pytest.fail(f"{DIST} is not built: run `python build.py`", pytrace=False)
-    proc = subprocess.run([node, "--input-type=module", "-e", SCRIPT, str(DIST), str(OPTIONS), server],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-1500:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = run_in_worker_pyodide(SCRIPT, ["pyyaml", "pyapp", "numpy"], server)
     limit = "exceeds pyapp's limit of 1,000; set PYAPP_MAX_FILE_BYTES to raise it"
     assert seen["small"] == 10
     assert seen["declared"] == f"LimitError: {server}big: the download's size in bytes (5,000) {limit}"

@@ -35,9 +35,8 @@ class ImageWriter:
     def __enter__(self) -> ImageWriter:
         return self
 
-    def __exit__(self, kind: object, *_: object) -> None:
-        if kind is not None or self._fd is not None:
-            self.discard()
+    def __exit__(self, *_: object) -> None:
+        self.discard()  # nothing happens once committed
 
     def __setitem__(self, index: Any, value: npt.ArrayLike) -> None:
         """Write ``value`` (broadcast to the region, cast to the file's dtype) at ``index`` (basic slices)."""
